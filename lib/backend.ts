@@ -31,6 +31,7 @@ function loadCpu(): Tf {
   try {
     const t = require('@tensorflow/tfjs') as Tf;
     t.setBackend('cpu');
+    t.tensor(0).dispose(); // the banner is printed on the first tensor write
     return t;
   } finally {
     console.warn = warn;

@@ -1,0 +1,38 @@
+/**
+ * The client's side of federated / distributed training: the gradient it shares,
+ * g = dL(F(x, W), y) / dW, one tensor per parameter, in the model's parameter order.
+ */
+import { tf } from './backend';
+import './twice';
+import { crossEntropy } from './nn';
+import { checkInput } from './model';
+import type { Model } from './model';
+import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
+
+/**
+ * Parameter gradients of the cross-entropy loss for inputs x [batch, h, w, c] and soft or one-hot
+ * targets [batch, classes]. Differentiable in x and target when called under an outer gradient.
+ */
+export function parameterGradients(model: Model, x: Tensor4D, target: Tensor2D): Tensor[] {
+  checkInput(model, x);
+  if (target.rank !== 2 || target.shape[0] !== x.shape[0] || target.shape[1] !== model.numClasses) {
+    throw new Error(`target must be [${x.shape[0]}, ${model.numClasses}], got ${JSON.stringify(target.shape)}`);
+  }
+  const lossOf = (...p: Tensor[]) => crossEntropy(model.forward(x, p), target);
+  return tf.grads(lossOf)(model.params);
+}
+
+/** The loss value itself (for reporting). */
+export function lossValue(model: Model, x: Tensor4D, target: Tensor2D): number {
+  return tf.tidy(() => crossEntropy(model.forward(x, model.params), target).dataSync()[0]);
+}
+
+/**
+ * The DLG objective: sum over parameter tensors of ||g' - g||^2 (paper, Algorithm 1, line 5).
+ */
+export function gradientDistance(dummy: Tensor[], shared: Tensor[]): Tensor {
+  if (dummy.length !== shared.length) throw new Error(`gradient lists differ in length: ${dummy.length} vs ${shared.length}`);
+  let total: Tensor = tf.scalar(0);
+  for (let i = 0; i < dummy.length; i++) total = tf.add(total, tf.sum(tf.squaredDifference(dummy[i], shared[i])));
+  return total;
+}
