@@ -13,6 +13,10 @@
  * 2. Conv2DBackpropFilter (dW of a convolution) has no gradient at all. We give it one:
  *    dW = corr(x, dy)  =>  d/dx = conv2DBackpropInput(dy, ddW),  d/ddy = conv2d(x, ddW).
  *
+ * Not fixable here: tf.logSoftmax and tf.logSigmoid are customGrad ops that save their output
+ * outside the registry; on an attack path use nn.logSoftmax / nn.crossEntropy instead (a test
+ * keeps watching tf.logSoftmax).
+ *
  * `installTwiceDifferentiableGradients()` is idempotent and runs when this module is imported.
  * test/twice.test.ts checks each op against finite differences and PyTorch golden values.
  */
