@@ -3,7 +3,7 @@
  * g = dL(F(x, W), y) / dW, one tensor per parameter, in the model's parameter order.
  */
 import { tf } from './backend';
-import './twice';
+import './engine';
 import { crossEntropy } from './nn';
 import { checkInput } from './model';
 import type { Model } from './model';

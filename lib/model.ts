@@ -4,7 +4,7 @@
  * respect to them (the shared gradient) and then again with respect to the input (the attack).
  */
 import { tf } from './backend';
-import './twice';
+import './engine';
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 
 export interface Model {

@@ -1,0 +1,199 @@
+/**
+ * Deep Leakage from Gradients (Zhu, Liu, Han, NeurIPS 2019), Algorithm 1.
+ *
+ * The attacker knows the model and a shared gradient g. It draws dummy data x' (and dummy label
+ * logits y'), and minimises the gradient distance
+ *     D(x', y') = sum over parameter tensors || dL(F(x'), softmax(y'))/dW - g ||^2
+ * over x' and y' with L-BFGS. D's gradient is a second derivative of the loss (see twice.ts).
+ *
+ * The attacker never sees the ground truth: `dlg()` takes only the model and the gradient.
+ * Metrics (MSE, PSNR, SSIM against the truth) are computed from the result by the caller.
+ */
+import { tf } from '../backend';
+import '../twice';
+import { createRng } from '../rng';
+import { createLbfgs } from '../lbfgs';
+import { dlgConfig } from '../config';
+import type { DlgConfig } from '../config';
+import { parameterGradients, gradientDistance } from '../gradients';
+import { softmax, oneHot } from '../nn';
+import type { Model } from '../model';
+import { idlgLabel } from './labels';
+import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
+
+/**
+ * When L-BFGS stops moving, the attack counts as converged if the gradient distance is below this
+ * fraction of ||g||^2 (float32 leaves a floor around 1e-7 relative), else as stalled in a local minimum.
+ */
+export const CONVERGED_RELATIVE = 1e-4;
+
+/** Why the attack stopped. */
+export type DlgStatus =
+  | 'completed' // ran all iterations
+  | 'converged' // distance below stopDistance, or L-BFGS stopped moving at distance < CONVERGED_RELATIVE * ||g||^2
+  | 'stalled' // L-BFGS stopped moving while the distance is still large (a local minimum)
+  | 'diverged'; // the distance became NaN or infinite; the last finite dummy is returned
+
+export interface DlgSnapshot {
+  iteration: number;
+  /** Gradient distance at this snapshot. */
+  distance: number;
+  /** Dummy data, NHWC flat, as plain numbers. */
+  data: Float32Array;
+}
+
+export interface DlgResult {
+  /** Reconstructed inputs, NHWC flat, shape [batch, h, w, c] in `shape`. */
+  data: Float32Array;
+  shape: [number, number, number, number];
+  /** Recovered labels (argmax of the dummy label, or iDLG's). */
+  labels: number[];
+  status: DlgStatus;
+  /** Outer L-BFGS steps taken. */
+  iterations: number;
+  /** Gradient-distance evaluations (forward + gradient + second-order backward each). */
+  evals: number;
+  seconds: number;
+  /** Final gradient distance. */
+  distance: number;
+  /** Gradient distance after every outer step (index 0: before the first step). */
+  losses: number[];
+  /** Every `snapshotEvery` steps, and the initial and final states. */
+  snapshots: DlgSnapshot[];
+}
+
+export interface DlgOptions extends Partial<DlgConfig> {
+  /** Number of samples behind the shared gradient (1 in the paper's single-image figures). */
+  batchSize?: number;
+  /** Called after each outer step (progress bars, notebooks). */
+  onStep?: (iteration: number, distance: number) => void;
+}
+
+/**
+ * Run DLG against `shared`, the gradient of `model`'s loss on private data.
+ * The model's parameters are read, never changed; `shared` is not disposed.
+ */
+export function dlg(model: Model, shared: Tensor[], options: DlgOptions = {}): DlgResult {
+  const { batchSize = 1, onStep, ...overrides } = options;
+  const config = dlgConfig(overrides);
+  checkShared(model, shared);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
+  const [h, w, c] = model.inputShape;
+  const k = model.numClasses;
+  const imageSize = batchSize * h * w * c;
+  const shape: [number, number, number, number] = [batchSize, h, w, c];
+
+  const rng = createRng(config.seed);
+  const jointLabel = config.label === 'joint';
+  if (!jointLabel && batchSize !== 1) throw new Error(`label 'idlg' recovers a single sample's label; batchSize is ${batchSize}`);
+  const fixedLabels = jointLabel ? [] : [idlgLabel(model, shared)];
+  const fixedTarget = jointLabel ? null : oneHot(fixedLabels, k);
+
+  const x0 = new Float64Array(imageSize + (jointLabel ? batchSize * k : 0));
+  for (let i = 0; i < imageSize; i++) x0[i] = config.init === 'normal' ? rng.normal() : rng.next();
+  for (let i = imageSize; i < x0.length; i++) x0[i] = rng.normal();
+
+  const objective = (xd: Tensor, yd?: Tensor) => {
+    const target = yd === undefined ? (fixedTarget as Tensor2D) : softmax(yd as Tensor2D);
+    return gradientDistance(parameterGradients(model, xd as Tensor4D, target), shared);
+  };
+  const valueAndGrads = tf.valueAndGrads(objective);
+
+  let evals = 0;
+  const grad = new Float64Array(x0.length);
+  const closure = (x: Float64Array) => {
+    evals++;
+    let loss = NaN;
+    tf.tidy(() => {
+      const xd = tf.tensor4d(Float32Array.from(x.subarray(0, imageSize)), shape);
+      const args = jointLabel ? [xd, tf.tensor2d(Float32Array.from(x.subarray(imageSize)), [batchSize, k])] : [xd];
+      const { value, grads } = valueAndGrads(args);
+      loss = value.dataSync()[0];
+      grad.set(grads[0].dataSync());
+      if (jointLabel) grad.set(grads[1].dataSync(), imageSize);
+    });
+    return { loss, grad };
+  };
+
+  const sharedNorm2 = tf.tidy(() => tf.addN(shared.map((g) => tf.sum(tf.square(g)))).dataSync()[0]);
+  const start = Date.now();
+  const opt = createLbfgs(x0, config.lbfgs);
+  // losses[i]: distance after i steps. torch's step() returns the loss at the state it started
+  // from, so step i+1 tells us losses[i] without an extra evaluation.
+  const losses: number[] = [];
+  const snapshots: DlgSnapshot[] = [{ iteration: 0, distance: NaN, data: Float32Array.from(opt.x.subarray(0, imageSize)) }];
+  let lastFinite = Float64Array.from(opt.x);
+  let status: DlgStatus = 'completed';
+  let still = 0;
+  let iteration = 0;
+  while (iteration < config.iterations && status === 'completed') {
+    losses.push(opt.step(closure)); // = losses[iteration]
+    if (iteration > 0) onStep?.(iteration, losses[iteration]);
+    if (!Number.isFinite(losses[iteration]) || !opt.x.every(Number.isFinite)) {
+      status = 'diverged';
+      break;
+    }
+    if (losses[iteration] < config.stopDistance) status = 'converged';
+    iteration++;
+    still = sameVector(lastFinite, opt.x) ? still + 1 : 0;
+    lastFinite = Float64Array.from(opt.x);
+    if (iteration % config.snapshotEvery === 0) {
+      snapshots.push({ iteration, distance: NaN, data: Float32Array.from(opt.x.subarray(0, imageSize)) });
+    }
+    if (still >= config.patience) status = losses[iteration - 1] < CONVERGED_RELATIVE * sharedNorm2 ? 'converged' : 'stalled';
+  }
+  if (status === 'diverged') {
+    // roll back to the last finite state, whose distance is the last finite loss we saw
+    opt.x.set(lastFinite);
+    losses.length = iteration;
+    losses.push(iteration > 0 ? losses[iteration - 1] : NaN);
+  } else {
+    losses.push(closure(opt.x).loss); // = losses[iteration]
+    onStep?.(iteration, losses[iteration]);
+  }
+  const finalDistance = losses[iteration];
+  const data = Float32Array.from(opt.x.subarray(0, imageSize));
+  if (snapshots[snapshots.length - 1].iteration !== iteration) snapshots.push({ iteration, distance: NaN, data });
+  for (const s of snapshots) s.distance = losses[Math.min(s.iteration, losses.length - 1)];
+  const labels = jointLabel ? argmaxRows(opt.x.subarray(imageSize), batchSize, k) : fixedLabels;
+  if (fixedTarget) fixedTarget.dispose();
+  return {
+    data,
+    shape,
+    labels,
+    status,
+    iterations: iteration,
+    evals,
+    seconds: (Date.now() - start) / 1000,
+    distance: finalDistance,
+    losses,
+    snapshots,
+  };
+}
+
+/** The shared gradient must match the model's parameters one to one. */
+function checkShared(model: Model, shared: Tensor[]): void {
+  if (!Array.isArray(shared) || shared.length !== model.params.length) {
+    throw new Error(`shared gradient has ${Array.isArray(shared) ? shared.length : 'no'} tensors; ${model.name} has ${model.params.length} parameters`);
+  }
+  shared.forEach((g, i) => {
+    if (g.shape.join() !== model.params[i].shape.join()) {
+      throw new Error(`shared gradient ${model.paramNames[i]} has shape ${JSON.stringify(g.shape)}, expected ${JSON.stringify(model.params[i].shape)}`);
+    }
+  });
+}
+
+function sameVector(a: Float64Array, b: Float64Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function argmaxRows(v: ArrayLike<number>, rows: number, cols: number): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let j = 1; j < cols; j++) if (v[r * cols + j] > v[r * cols + best]) best = j;
+    out.push(best);
+  }
+  return out;
+}
