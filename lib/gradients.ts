@@ -7,7 +7,7 @@ import './engine';
 import { crossEntropy } from './nn';
 import { checkInput } from './model';
 import type { Model } from './model';
-import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
+import type { Tensor, Tensor2D, Tensor4D, GradSaveFunc } from '@tensorflow/tfjs';
 
 /**
  * Parameter gradients of the cross-entropy loss for inputs x [batch, h, w, c] and soft or one-hot
@@ -29,10 +29,25 @@ export function lossValue(model: Model, x: Tensor4D, target: Tensor2D): number {
 
 /**
  * The DLG objective: sum over parameter tensors of ||g' - g||^2 (paper, Algorithm 1, line 5).
+ *
+ * Written as one custom-gradient op: value sum_i sum((g'_i - g_i)^2), gradient 2 (g'_i - g_i) dy.
+ * That is exactly what autodiff of the plain formula gives (bit for bit), with ~80 fewer kernel
+ * launches per evaluation (tf.sum's stock gradient broadcasts dy against a ones tensor).
  */
 export function gradientDistance(dummy: Tensor[], shared: Tensor[]): Tensor {
   if (dummy.length !== shared.length) throw new Error(`gradient lists differ in length: ${dummy.length} vs ${shared.length}`);
-  let total: Tensor = tf.scalar(0);
-  for (let i = 0; i < dummy.length; i++) total = tf.add(total, tf.sum(tf.squaredDifference(dummy[i], shared[i])));
-  return total;
+  const n = dummy.length;
+  const op = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
+    const g = args.slice(0, n) as Tensor[];
+    (args[n] as GradSaveFunc)(g);
+    const sums = g.map((t, i) => tf.sum(tf.squaredDifference(t, shared[i])));
+    return {
+      value: n === 1 ? sums[0] : tf.addN(sums),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const twoDy = tf.mul(dy, 2);
+        return saved.map((t, i) => tf.mul(tf.sub(t, shared[i]), twoDy));
+      },
+    };
+  });
+  return (op as unknown as (...t: Tensor[]) => Tensor)(...dummy);
 }

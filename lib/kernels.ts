@@ -1,29 +1,30 @@
 /**
- * Faster replacements for the pure-JS CPU backend's convolution kernels.
+ * Faster replacements for the pure-JS CPU backend's kernels on the DLG attack path.
  *
- * The attack evaluates a second-order objective of a small LeNet thousands of times; on the
- * `@tensorflow/tfjs-backend-cpu` backend most of that time goes into the three convolution kernels
- * `Conv2D`, `Conv2DBackpropInput` and `Conv2DBackpropFilter` (the last one indexes through the generic
- * `TensorBuffer.get`). `installFastKernels()` swaps them, on the 'cpu' backend only, for flat
- * Float32Array loops that keep a small block of accumulators in registers:
+ * The attack evaluates a second-order objective of a small LeNet thousands of times (~500 kernel
+ * launches per evaluation). On `@tensorflow/tfjs-backend-cpu` the time goes to a handful of kernels
+ * with slow generic code; `installFastKernels()` swaps them, on the 'cpu' backend only, for flat
+ * Float32Array loops (FAST_KERNEL_NAMES):
  *
- *  - Conv2D: for every output pixel, the input window of one filter row is one contiguous run of
- *    `(valid filter columns) * inChannels` floats in NHWC, and so is the matching run of the filter
- *    once it is transposed to [outChannel][fh][fw][inChannel]; tiles of 2 neighbouring output pixels x
- *    4 output channels share their loads.
- *  - Conv2DBackpropFilter: for every filter tap (fy, fx) the gradient block dW[fy, fx, :, :] is a sum
- *    of outer products x[p, :] (x) dy[p, :] over the output positions p that tap touches; it is
- *    accumulated in register tiles of (up to) 3 input x 4 output channels.
- *  - Conv2DBackpropInput: the same decomposition in the other direction, dx[p', :] += W[fy, fx] dy[p, :],
- *    with tiles of 2 output positions x 4 (or 3) input channels, accumulated into dx per tap.
+ *  - Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter (NHWC, dilation 1): register-tiled loops over
+ *    contiguous runs (details at each kernel). Agree with the originals to float32 rounding (relative
+ *    error ~1e-7; tested < 1e-5): they accumulate in float64 where the originals round differently.
+ *  - Add, Sub, Multiply, RealDiv, SquaredDifference: the original indexes every element through
+ *    indexToLoc/locToIndex as soon as one side is broadcast (7 ms for tf.sum's gradient, [1,1] x
+ *    [768,100]); here the broadcast is collapsed into runs with side strides 0 or 1.
+ *  - Sigmoid, Exp: the same formula without a closure call per element.
+ *  - Slice, PadV2: contiguous row copies instead of per-element TensorBuffer.get (3 ms per tf.pad
+ *    gradient); Transpose: strided loops instead of per-element index arithmetic.
+ *  - Sum over innermost or leading axes (full reductions, bias gradients) without the transpose.
+ *  - BatchMatMul: the original's 48-blocked arithmetic in cache order.
+ * All but the convolutions compute every output with the same float64 expression, order of summation
+ * and float32 rounding as the originals, so they are bit-identical (test/kernels.test.ts checks that
+ * on broadcasting corner cases, NaN/Inf/-0 inputs, every transpose of rank <= 4, ...).
  *
- * Only NHWC, dilation 1 and float32 are handled here; anything else (NCHW, dilations, other dtypes)
- * is passed on to the original kernel, whose config is kept so that `uninstallFastKernels()` can put
- * it back. Output shapes and padding come from `backend_util.computeConv2DInfo`, called exactly as
- * the original kernels call it. Dot products accumulate in float64 (JS numbers); results agree with
- * the originals to float32 rounding (relative error ~1e-7; tested < 1e-5 in test/kernels.test.ts).
- * Typical speed-ups on the LeNet shapes (node dist/lib/cli/bench-kernels.js): Conv2DBackpropFilter
- * ~300x, Conv2D ~4-5x, Conv2DBackpropInput ~3-4x (~2x for 1-channel inputs).
+ * Anything a fast kernel does not handle (dtypes other than float32, complex64, NCHW, dilations, Sum
+ * over middle axes, ...) is passed on to the original kernel, whose config is kept so that
+ * `uninstallFastKernels()` can put it back. `node dist/lib/cli/profile-dlg.js` profiles one DLG
+ * evaluation per kernel; `node dist/lib/cli/bench-kernels.js` benchmarks the convolutions.
  */
 import type { KernelConfig, KernelFunc, TensorInfo, NamedAttrMap } from '@tensorflow/tfjs';
 import { tf } from './backend';
@@ -44,19 +45,36 @@ interface KernelArgs {
 }
 
 const BACKEND = 'cpu';
-const KERNELS = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'] as const;
-type ConvKernelName = (typeof KERNELS)[number];
+/** The convolution kernels (the first ones this module replaced). */
+export const CONV_KERNEL_NAMES = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'] as const;
+/** Every kernel this module replaces, in registration order. */
+export const FAST_KERNEL_NAMES = [
+  ...CONV_KERNEL_NAMES,
+  'Add',
+  'Sub',
+  'Multiply',
+  'RealDiv',
+  'SquaredDifference',
+  'Sigmoid',
+  'Exp',
+  'Slice',
+  'PadV2',
+  'Transpose',
+  'Sum',
+  'BatchMatMul',
+] as const;
+export type FastKernelName = (typeof FAST_KERNEL_NAMES)[number];
 
 /** The cpu backend's own configs, saved by installFastKernels(). */
-const originals = new Map<ConvKernelName, KernelConfig>();
+const originals = new Map<FastKernelName, KernelConfig>();
 
-function original(name: ConvKernelName): KernelConfig {
+function original(name: FastKernelName): KernelConfig {
   const cfg = originals.get(name) ?? tf.getKernel(name, BACKEND);
   if (cfg == null) throw new Error(`kernels: no original ${name} kernel for backend ${BACKEND}`);
   return cfg;
 }
 
-function callOriginal(name: ConvKernelName, args: KernelArgs): TensorInfo | TensorInfo[] {
+function callOriginal(name: FastKernelName, args: KernelArgs): TensorInfo | TensorInfo[] {
   return original(name).kernelFunc(args as unknown as Parameters<KernelFunc>[0]);
 }
 
@@ -470,30 +488,607 @@ function fastConv2DBackpropInput(args: KernelArgs): TensorInfo | TensorInfo[] {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Registration
+// Elementwise binary kernels: Add, Sub, Multiply, RealDiv, SquaredDifference
+//
+// The cpu backend runs these through one generic template that calls the op through a closure per
+// element and, as soon as either side is broadcast, recomputes every element's index with
+// indexToLoc / locToIndex on freshly allocated arrays (~90 ns per element: 7 ms for the [1,1] x
+// [768,100] product in tf.sum's gradient). Here the broadcast is collapsed into runs: dimensions of
+// size 1 are dropped, neighbouring dimensions broadcast the same way on both sides are merged, and the
+// innermost run is a flat loop in which each side steps by 1 or 0. Each element is computed with the
+// same expression as the original (a + b, a - b, a * b, a / b, (a - b) * (a - b) in float64, stored
+// to float32), so the results are bit-identical. float32 inputs only; everything else is passed on.
 
-const FAST: Record<ConvKernelName, (args: KernelArgs) => TensorInfo | TensorInfo[]> = {
-  Conv2D: fastConv2D,
-  Conv2DBackpropInput: fastConv2DBackpropInput,
-  Conv2DBackpropFilter: fastConv2DBackpropFilter,
-};
+/** The binary kernels handled here. */
+export type BinaryKernelName = 'Add' | 'Sub' | 'Multiply' | 'RealDiv' | 'SquaredDifference';
 
-function registered(name: ConvKernelName): KernelConfig | undefined {
-  return tf.getKernel(name, BACKEND);
+const enum BinOp {
+  Add,
+  Sub,
+  Mul,
+  Div,
+  SqDiff,
 }
 
-/** True while all three fast kernels are the ones registered for the cpu backend. */
-export function fastKernelsInstalled(): boolean {
-  return KERNELS.every((name) => registered(name)?.kernelFunc === (FAST[name] as unknown as KernelFunc));
+/** out[o + i] = op(a[ai + i*as], b[bi + i*bs]) for i < n, with as, bs in {0, 1}. */
+function binaryRun(
+  op: BinOp, out: Float32Array, o: number,
+  a: Float32Array, ai: number, as: number, b: Float32Array, bi: number, bs: number, n: number,
+): void {
+  const end = o + n;
+  if (as === 1 && bs === 1) {
+    const d = ai - o, e = bi - o;
+    switch (op) {
+      case BinOp.Add: for (let i = o; i < end; ++i) out[i] = a[i + d] + b[i + e]; return;
+      case BinOp.Sub: for (let i = o; i < end; ++i) out[i] = a[i + d] - b[i + e]; return;
+      case BinOp.Mul: for (let i = o; i < end; ++i) out[i] = a[i + d] * b[i + e]; return;
+      case BinOp.Div: for (let i = o; i < end; ++i) out[i] = a[i + d] / b[i + e]; return;
+      default:
+        for (let i = o; i < end; ++i) {
+          const t = a[i + d] - b[i + e];
+          out[i] = t * t;
+        }
+        return;
+    }
+  }
+  if (as === 0 && bs === 1) {
+    const s = a[ai], e = bi - o;
+    switch (op) {
+      case BinOp.Add: for (let i = o; i < end; ++i) out[i] = s + b[i + e]; return;
+      case BinOp.Sub: for (let i = o; i < end; ++i) out[i] = s - b[i + e]; return;
+      case BinOp.Mul: for (let i = o; i < end; ++i) out[i] = s * b[i + e]; return;
+      case BinOp.Div: for (let i = o; i < end; ++i) out[i] = s / b[i + e]; return;
+      default:
+        for (let i = o; i < end; ++i) {
+          const t = s - b[i + e];
+          out[i] = t * t;
+        }
+        return;
+    }
+  }
+  if (as === 1 && bs === 0) {
+    const s = b[bi], d = ai - o;
+    switch (op) {
+      case BinOp.Add: for (let i = o; i < end; ++i) out[i] = a[i + d] + s; return;
+      case BinOp.Sub: for (let i = o; i < end; ++i) out[i] = a[i + d] - s; return;
+      case BinOp.Mul: for (let i = o; i < end; ++i) out[i] = a[i + d] * s; return;
+      case BinOp.Div: for (let i = o; i < end; ++i) out[i] = a[i + d] / s; return;
+      default:
+        for (let i = o; i < end; ++i) {
+          const t = a[i + d] - s;
+          out[i] = t * t;
+        }
+        return;
+    }
+  }
+  // Both sides constant along the run (only for runs of length 1 after collapsing).
+  const x = a[ai], y = b[bi];
+  let v: number;
+  switch (op) {
+    case BinOp.Add: v = x + y; break;
+    case BinOp.Sub: v = x - y; break;
+    case BinOp.Mul: v = x * y; break;
+    case BinOp.Div: v = x / y; break;
+    default: v = (x - y) * (x - y);
+  }
+  out.fill(v, o, end);
 }
 
 /**
- * Replace the cpu backend's Conv2D, Conv2DBackpropInput and Conv2DBackpropFilter kernels with the
+ * op(a, b) with numpy broadcasting, for float32 arrays of shapes aShape and bShape (any rank).
+ * Returns the output values and shape. Exported for tests and benchmarks.
+ */
+export function binaryBroadcast(
+  name: BinaryKernelName, a: Float32Array, aShape: number[], b: Float32Array, bShape: number[],
+): { values: Float32Array; shape: number[] } {
+  const op = BINARY[name];
+  const shape = tf.backend_util.assertAndGetBroadcastShape(aShape, bShape);
+  const R = shape.length;
+  let size = 1;
+  for (const n of shape) size *= n;
+  const out = new Float32Array(size);
+  if (size === 0) return { values: out, shape };
+  let aSize = 1, bSize = 1;
+  for (const n of aShape) aSize *= n;
+  for (const n of bShape) bSize *= n;
+  if (aSize === size && bSize === size) {
+    binaryRun(op, out, 0, a, 0, 1, b, 0, 1, size);
+    return { values: out, shape };
+  }
+  if (aSize === 1 || bSize === 1) {
+    binaryRun(op, out, 0, a, 0, aSize === 1 ? 0 : 1, b, 0, bSize === 1 ? 0 : 1, size);
+    return { values: out, shape };
+  }
+  // Collapse into dims (n, a broadcast?, b broadcast?), dropping size-1 dims and merging neighbours
+  // that broadcast alike.
+  const dims: number[] = [], aB: boolean[] = [], bB: boolean[] = [];
+  for (let d = 0; d < R; ++d) {
+    const n = shape[d];
+    if (n === 1) continue;
+    const ad = d - (R - aShape.length), bd = d - (R - bShape.length);
+    const ab = ad < 0 || aShape[ad] === 1, bb = bd < 0 || bShape[bd] === 1;
+    const k = dims.length - 1;
+    if (k >= 0 && aB[k] === ab && bB[k] === bb) dims[k] *= n;
+    else {
+      dims.push(n);
+      aB.push(ab);
+      bB.push(bb);
+    }
+  }
+  const D = dims.length;
+  // Strides of the collapsed dims in a and b (0 where broadcast).
+  const aSt = new Array<number>(D), bSt = new Array<number>(D);
+  let as = 1, bs = 1;
+  for (let k = D - 1; k >= 0; --k) {
+    aSt[k] = aB[k] ? 0 : as;
+    bSt[k] = bB[k] ? 0 : bs;
+    if (!aB[k]) as *= dims[k];
+    if (!bB[k]) bs *= dims[k];
+  }
+  const n = dims[D - 1];
+  const runs = size / n;
+  const idx = new Array<number>(D).fill(0);
+  let ai = 0, bi = 0;
+  for (let r = 0, o = 0; r < runs; ++r, o += n) {
+    binaryRun(op, out, o, a, ai, aSt[D - 1], b, bi, bSt[D - 1], n);
+    // Advance the odometer over the outer dims.
+    for (let k = D - 2; k >= 0; --k) {
+      ai += aSt[k];
+      bi += bSt[k];
+      if (++idx[k] < dims[k]) break;
+      ai -= aSt[k] * dims[k];
+      bi -= bSt[k] * dims[k];
+      idx[k] = 0;
+    }
+  }
+  return { values: out, shape };
+}
+
+const BINARY: Record<BinaryKernelName, BinOp> = {
+  Add: BinOp.Add,
+  Sub: BinOp.Sub,
+  Multiply: BinOp.Mul,
+  RealDiv: BinOp.Div,
+  SquaredDifference: BinOp.SqDiff,
+};
+
+function binaryKernel(name: BinaryKernelName) {
+  return (args: KernelArgs): TensorInfo | TensorInfo[] => {
+    const { a, b } = args.inputs;
+    const av = f32(args.backend, a), bv = f32(args.backend, b);
+    if (av == null || bv == null) return callOriginal(name, args);
+    const { values, shape } = binaryBroadcast(name, av, a.shape, bv, b.shape);
+    return args.backend.makeTensorInfo(shape, 'float32', values);
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Unary kernels: Sigmoid, Exp (same formulas as the originals, without the per-element closure)
+
+function unaryKernel(name: 'Sigmoid' | 'Exp') {
+  return (args: KernelArgs): TensorInfo | TensorInfo[] => {
+    const x = args.inputs.x;
+    const v = f32(args.backend, x);
+    if (v == null) return callOriginal(name, args);
+    const out = new Float32Array(v.length);
+    if (name === 'Sigmoid') for (let i = 0; i < v.length; ++i) out[i] = 1 / (1 + Math.exp(-v[i]));
+    else for (let i = 0; i < v.length; ++i) out[i] = Math.exp(v[i]);
+    return args.backend.makeTensorInfo(x.shape, 'float32', out);
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Slice and PadV2: the cpu backend copies element by element through TensorBuffer.get / indexToLoc
+// (3 ms to slice [1,20,20,12] to 16x16 in tf.pad's gradient). Both are copies of contiguous runs:
+// everything from the last dimension that is sliced (padded) on is one run in both arrays.
+
+/** Copy `run` floats from src[s..] to dst[d..]. */
+function copyRun(dst: Float32Array, d: number, src: Float32Array, s: number, run: number): void {
+  if (run >= 64) dst.set(src.subarray(s, s + run), d);
+  else for (let i = 0; i < run; ++i) dst[d + i] = src[s + i];
+}
+
+/**
+ * For every index over dims [0, last) of `shape` (in order), call fn(srcOffset, dstOffset) where the
+ * offsets advance by srcStrides / dstStrides. Used by slice and pad.
+ */
+function forOuter(
+  shape: number[], last: number, srcStrides: number[], dstStrides: number[], s0: number, d0: number,
+  fn: (s: number, d: number) => void,
+): void {
+  let count = 1;
+  for (let k = 0; k < last; ++k) count *= shape[k];
+  if (count === 0) return;
+  const idx = new Array<number>(last).fill(0);
+  let s = s0, d = d0;
+  for (let r = 0; r < count; ++r) {
+    fn(s, d);
+    for (let k = last - 1; k >= 0; --k) {
+      s += srcStrides[k];
+      d += dstStrides[k];
+      if (++idx[k] < shape[k]) break;
+      s -= srcStrides[k] * shape[k];
+      d -= dstStrides[k] * shape[k];
+      idx[k] = 0;
+    }
+  }
+}
+
+function stridesOf(shape: number[]): number[] {
+  const st = new Array<number>(shape.length);
+  let s = 1;
+  for (let k = shape.length - 1; k >= 0; --k) {
+    st[k] = s;
+    s *= shape[k];
+  }
+  return st;
+}
+
+/** x[begin : begin + size] for float32 x of the given shape (any rank). Exported for tests. */
+export function sliceF32(x: Float32Array, shape: number[], begin: number[], size: number[]): Float32Array {
+  const R = shape.length;
+  let total = 1;
+  for (const n of size) total *= n;
+  const out = new Float32Array(total);
+  if (total === 0) return out;
+  // Last dim that is cut; from it on every slice row is contiguous in x.
+  let last = R - 1;
+  while (last >= 0 && begin[last] === 0 && size[last] === shape[last]) --last;
+  if (last < 0) {
+    out.set(x.subarray(0, total));
+    return out;
+  }
+  let run = 1;
+  for (let k = last; k < R; ++k) run *= size[k];
+  const xs = stridesOf(shape), os = stridesOf(size);
+  let s0 = 0;
+  for (let k = 0; k < R; ++k) s0 += begin[k] * xs[k];
+  forOuter(size, last, xs, os, s0, 0, (s, d) => copyRun(out, d, x, s, run));
+  return out;
+}
+
+function fastSlice(args: KernelArgs): TensorInfo | TensorInfo[] {
+  const { inputs, backend, attrs } = args;
+  const x = inputs.x;
+  const xv = f32(backend, x);
+  if (xv == null || x.shape.length === 0) return callOriginal('Slice', args);
+  const [begin, size] = tf.slice_util.parseSliceParams(
+    x as unknown as Parameters<typeof tf.slice_util.parseSliceParams>[0],
+    attrs.begin as number | number[],
+    attrs.size as number | number[],
+  );
+  tf.slice_util.assertParamsValid(x as unknown as Parameters<typeof tf.slice_util.assertParamsValid>[0], begin, size);
+  return backend.makeTensorInfo(size, 'float32', sliceF32(xv, x.shape, begin, size));
+}
+
+/** Constant padding of float32 x (any rank). Exported for tests. */
+export function padF32(x: Float32Array, shape: number[], paddings: [number, number][], value: number): { values: Float32Array; shape: number[] } {
+  const R = shape.length;
+  const outShape = shape.map((n, k) => paddings[k][0] + n + paddings[k][1]);
+  let total = 1;
+  for (const n of outShape) total *= n;
+  const out = new Float32Array(total);
+  if (value !== 0) out.fill(value);
+  if (x.length === 0) return { values: out, shape: outShape };
+  let last = R - 1;
+  while (last >= 0 && paddings[last][0] === 0 && paddings[last][1] === 0) --last;
+  if (last < 0) {
+    out.set(x);
+    return { values: out, shape: outShape };
+  }
+  let run = 1;
+  for (let k = last; k < R; ++k) run *= shape[k];
+  const xs = stridesOf(shape), os = stridesOf(outShape);
+  let d0 = 0;
+  for (let k = 0; k < R; ++k) d0 += paddings[k][0] * os[k];
+  forOuter(shape, last, xs, os, 0, d0, (s, d) => copyRun(out, d, x, s, run));
+  return { values: out, shape: outShape };
+}
+
+function fastPadV2(args: KernelArgs): TensorInfo | TensorInfo[] {
+  const { inputs, backend, attrs } = args;
+  const x = inputs.x;
+  const xv = f32(backend, x);
+  const paddings = attrs.paddings as unknown as [number, number][];
+  if (xv == null || !Array.isArray(paddings) || paddings.length !== x.shape.length) return callOriginal('PadV2', args);
+  const { values, shape } = padF32(xv, x.shape, paddings, Number(attrs.constantValue));
+  return backend.makeTensorInfo(shape, 'float32', values);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Transpose: the original maps every element through indexToLoc / locToIndex.
+
+/** Transpose of float32 x of the given shape by perm (any rank). Exported for tests. */
+export function transposeF32(x: Float32Array, shape: number[], perm: number[]): { values: Float32Array; shape: number[] } {
+  const R = shape.length;
+  const outShape = perm.map((p) => shape[p]);
+  const out = new Float32Array(x.length);
+  if (x.length === 0) return { values: out, shape: outShape };
+  const xs = stridesOf(shape);
+  // Output dims (size > 1) with the matching input stride.
+  const dims: number[] = [], st: number[] = [];
+  for (let k = 0; k < R; ++k) {
+    if (outShape[k] === 1) continue;
+    dims.push(outShape[k]);
+    st.push(xs[perm[k]]);
+  }
+  const D = dims.length;
+  if (D === 0) {
+    out[0] = x[0];
+    return { values: out, shape: outShape };
+  }
+  const n = dims[D - 1], step = st[D - 1];
+  forOuter(dims, D - 1, st, stridesOf(dims), 0, 0, (s, d) => {
+    for (let i = 0; i < n; ++i, s += step) out[d + i] = x[s];
+  });
+  return { values: out, shape: outShape };
+}
+
+function fastTranspose(args: KernelArgs): TensorInfo | TensorInfo[] {
+  const { inputs, backend, attrs } = args;
+  const x = inputs.x;
+  const xv = f32(backend, x);
+  const perm = attrs.perm as number[];
+  if (xv == null || !Array.isArray(perm) || perm.length !== x.shape.length) return callOriginal('Transpose', args);
+  const { values, shape } = transposeF32(xv, x.shape, perm);
+  return backend.makeTensorInfo(shape, 'float32', values);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Sum: the original transposes the reduced axes innermost (element by element, see Transpose) and
+// then sums each row in float64. We handle the two layouts that need no transpose, summing every
+// output in the same order and precision (bit-identical): the reduced axes are the innermost ones
+// (row sums, e.g. a full reduction), or they are the leading ones (column sums, e.g. a bias
+// gradient [N,H,W,C] -> [C]). Other axis sets go to the original.
+
+/** Sum of float32 x over the given (ascending, unique) axes, or null if the layout is not handled. */
+export function sumF32(x: Float32Array, shape: number[], axes: number[]): Float32Array | null {
+  const R = shape.length;
+  const red = new Array<boolean>(R).fill(false);
+  for (const ax of axes) red[ax] = true;
+  // Group the dims (ignoring size-1 dims) into runs of reduced / kept.
+  let outer = 1, inner = 1;
+  let pattern = '';
+  for (let k = 0; k < R; ++k) {
+    if (shape[k] === 1) continue;
+    const c = red[k] ? 'r' : 'k';
+    if (pattern[pattern.length - 1] !== c) pattern += c;
+    if (pattern.length === 1) outer *= shape[k];
+    else inner *= shape[k];
+  }
+  let size = 1;
+  for (const n of shape) size *= n;
+  if (pattern === '' || pattern === 'k') {
+    // Only size-1 dims reduced: every output is a sum of one element (0 + x, as the original: -0 -> 0).
+    const out = new Float32Array(size);
+    for (let i = 0; i < size; ++i) out[i] = 0 + x[i];
+    return out;
+  }
+  if (pattern === 'r') {
+    let s = 0;
+    for (let i = 0; i < size; ++i) s += x[i];
+    return Float32Array.of(s);
+  }
+  if (pattern === 'kr') {
+    // outer kept, inner reduced: row sums
+    const out = new Float32Array(outer);
+    for (let r = 0, o = 0; r < outer; ++r) {
+      let s = 0;
+      const end = o + inner;
+      for (; o < end; ++o) s += x[o];
+      out[r] = s;
+    }
+    return out;
+  }
+  if (pattern === 'rk') {
+    // outer reduced, inner kept: column sums, each column in the same order as a row sum
+    const acc = new Float64Array(inner);
+    for (let r = 0, o = 0; r < outer; ++r, o += inner) {
+      for (let j = 0; j < inner; ++j) acc[j] += x[o + j];
+    }
+    return Float32Array.from(acc);
+  }
+  return null;
+}
+
+function fastSum(args: KernelArgs): TensorInfo | TensorInfo[] {
+  const { inputs, backend, attrs } = args;
+  const x = inputs.x;
+  const xv = f32(backend, x);
+  if (xv == null) return callOriginal('Sum', args);
+  const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x.shape);
+  for (let k = 1; k < axes.length; ++k) if (!(axes[k] > axes[k - 1])) return callOriginal('Sum', args);
+  const values = sumF32(xv, x.shape, axes);
+  if (values == null) return callOriginal('Sum', args);
+  const kept = x.shape.filter((_, k) => axes.indexOf(k) < 0);
+  const shape = attrs.keepDims ? tf.backend_util.expandShapeToKeepDim(kept, axes) : kept;
+  return backend.makeTensorInfo(shape, 'float32', values);
+}
+
+// ------------------------------------------------------------------------------------------------
+// BatchMatMul: the original walks 48x48x48 blocks with strided loads. We keep its exact arithmetic
+// (for every output, the products over each block of 48 shared indices are summed in float64 in
+// order and added to the float32 output), so results are bit-identical, but loop in cache order:
+// for a non-transposed b, a row of products is accumulated along b's contiguous rows; for a
+// transposed b, each output is a dot product of two contiguous runs.
+
+/** The matmul of a 3-D view; strides as in the cpu backend. Exported for tests. */
+export function batchMatMulF32(
+  a: Float32Array, b: Float32Array, batchA: number, batchB: number,
+  M: number, K: number, N: number, transposeA: boolean, transposeB: boolean, blockSize: number,
+): Float32Array {
+  const batch = Math.max(batchA, batchB);
+  const aBatch = M * K, bBatch = K * N;
+  const aOuter = transposeA ? 1 : K, aInner = transposeA ? M : 1;
+  const out = new Float32Array(batch * M * N);
+  if (!transposeB && K <= blockSize) {
+    // One block (e.g. the outer product x^T dy of a dense layer's weight gradient): per output, one
+    // float64 sum over k added to 0.
+    for (let bi = 0; bi < batch; ++bi) {
+      const aBase = (bi % batchA) * aBatch, bBase = (bi % batchB) * bBatch;
+      for (let i = 0; i < M; ++i) {
+        const o = (bi * M + i) * N;
+        const ai = aBase + i * aOuter;
+        if (K === 1) {
+          const a0 = a[ai];
+          for (let j = 0; j < N; ++j) out[o + j] = 0 + a0 * b[bBase + j];
+          continue;
+        }
+        for (let j = 0; j < N; ++j) {
+          let s = 0;
+          for (let k = 0, bk = bBase + j; k < K; ++k, bk += N) s += a[ai + k * aInner] * b[bk];
+          out[o + j] = 0 + s;
+        }
+      }
+    }
+  } else if (!transposeB) {
+    // b[k, j] at k*N + j
+    const tmp = new Float64Array(N);
+    for (let bi = 0; bi < batch; ++bi) {
+      const aBase = (bi % batchA) * aBatch, bBase = (bi % batchB) * bBatch;
+      for (let i = 0; i < M; ++i) {
+        const o = (bi * M + i) * N;
+        const ai = aBase + i * aOuter;
+        for (let k0 = 0; k0 < K; k0 += blockSize) {
+          const k1 = Math.min(k0 + blockSize, K);
+          tmp.fill(0);
+          let k = k0;
+          for (; k + 3 < k1; k += 4) {
+            const a0 = a[ai + k * aInner], a1 = a[ai + (k + 1) * aInner], a2 = a[ai + (k + 2) * aInner], a3 = a[ai + (k + 3) * aInner];
+            const r0 = bBase + k * N, r1 = r0 + N, r2 = r1 + N, r3 = r2 + N;
+            for (let j = 0; j < N; ++j) {
+              let t = tmp[j];
+              t += a0 * b[r0 + j];
+              t += a1 * b[r1 + j];
+              t += a2 * b[r2 + j];
+              t += a3 * b[r3 + j];
+              tmp[j] = t;
+            }
+          }
+          for (; k < k1; ++k) {
+            const a0 = a[ai + k * aInner], r0 = bBase + k * N;
+            for (let j = 0; j < N; ++j) tmp[j] += a0 * b[r0 + j];
+          }
+          for (let j = 0; j < N; ++j) out[o + j] += tmp[j];
+        }
+      }
+    }
+  } else {
+    // b[k, j] at j*K + k: each output is a dot product along two runs
+    for (let bi = 0; bi < batch; ++bi) {
+      const aBase = (bi % batchA) * aBatch, bBase = (bi % batchB) * bBatch;
+      for (let i = 0; i < M; ++i) {
+        const o = (bi * M + i) * N;
+        const ai = aBase + i * aOuter;
+        let j = 0;
+        if (aInner === 1) {
+          // 4 outputs at a time share the loads of a
+          for (; j + 3 < N; j += 4) {
+            const b0 = bBase + j * K, b1 = b0 + K, b2 = b1 + K, b3 = b2 + K;
+            let c0 = 0, c1 = 0, c2 = 0, c3 = 0; // the float32 outputs, kept exactly
+            for (let k0 = 0; k0 < K; k0 += blockSize) {
+              const k1 = Math.min(k0 + blockSize, K);
+              let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+              for (let k = k0; k < k1; ++k) {
+                const av = a[ai + k];
+                s0 += av * b[b0 + k];
+                s1 += av * b[b1 + k];
+                s2 += av * b[b2 + k];
+                s3 += av * b[b3 + k];
+              }
+              c0 = Math.fround(c0 + s0);
+              c1 = Math.fround(c1 + s1);
+              c2 = Math.fround(c2 + s2);
+              c3 = Math.fround(c3 + s3);
+            }
+            out[o + j] = c0;
+            out[o + j + 1] = c1;
+            out[o + j + 2] = c2;
+            out[o + j + 3] = c3;
+          }
+        }
+        for (; j < N; ++j) {
+          const bj = bBase + j * K;
+          let acc = 0; // the float32 output, kept exactly
+          for (let k0 = 0; k0 < K; k0 += blockSize) {
+            const k1 = Math.min(k0 + blockSize, K);
+            let s = 0;
+            if (aInner === 1) for (let k = k0; k < k1; ++k) s += a[ai + k] * b[bj + k];
+            else for (let k = k0; k < k1; ++k) s += a[ai + k * aInner] * b[bj + k];
+            acc = Math.fround(acc + s);
+          }
+          out[o + j] = acc;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function fastBatchMatMul(args: KernelArgs): TensorInfo | TensorInfo[] {
+  const { inputs, backend, attrs } = args;
+  const a = inputs.a, b = inputs.b;
+  const av = f32(backend, a), bv = f32(backend, b);
+  if (av == null || bv == null || a.shape.length < 2 || b.shape.length < 2) return callOriginal('BatchMatMul', args);
+  const transposeA = !!attrs.transposeA, transposeB = !!attrs.transposeB;
+  const ar = a.shape.length, br = b.shape.length;
+  const K = transposeA ? a.shape[ar - 2] : a.shape[ar - 1];
+  const Kb = transposeB ? b.shape[br - 1] : b.shape[br - 2];
+  const M = transposeA ? a.shape[ar - 1] : a.shape[ar - 2];
+  const N = transposeB ? b.shape[br - 2] : b.shape[br - 1];
+  const outerA = a.shape.slice(0, -2), outerB = b.shape.slice(0, -2);
+  const batchA = outerA.reduce((p, q) => p * q, 1), batchB = outerB.reduce((p, q) => p * q, 1);
+  if (K !== Kb || batchA === 0 || batchB === 0) return callOriginal('BatchMatMul', args); // original's errors
+  const outOuter = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
+  // The original pairs batch bi with bi % batchA, bi % batchB; only the cases where that is the
+  // broadcast are taken here.
+  if (outOuter.reduce((p, q) => p * q, 1) !== Math.max(batchA, batchB)) return callOriginal('BatchMatMul', args);
+  const blockSize = (backend as unknown as { blockSize?: number }).blockSize ?? 48;
+  const values = batchMatMulF32(av, bv, batchA, batchB, M, K, N, transposeA, transposeB, blockSize);
+  return backend.makeTensorInfo([...outOuter, M, N], 'float32', values);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Registration
+
+const FAST: Record<FastKernelName, (args: KernelArgs) => TensorInfo | TensorInfo[]> = {
+  Conv2D: fastConv2D,
+  Conv2DBackpropInput: fastConv2DBackpropInput,
+  Conv2DBackpropFilter: fastConv2DBackpropFilter,
+  Add: binaryKernel('Add'),
+  Sub: binaryKernel('Sub'),
+  Multiply: binaryKernel('Multiply'),
+  RealDiv: binaryKernel('RealDiv'),
+  SquaredDifference: binaryKernel('SquaredDifference'),
+  Sigmoid: unaryKernel('Sigmoid'),
+  Exp: unaryKernel('Exp'),
+  Slice: fastSlice,
+  PadV2: fastPadV2,
+  Transpose: fastTranspose,
+  Sum: fastSum,
+  BatchMatMul: fastBatchMatMul,
+};
+
+function registered(name: FastKernelName): KernelConfig | undefined {
+  return tf.getKernel(name, BACKEND);
+}
+
+function isFast(name: FastKernelName): boolean {
+  return registered(name)?.kernelFunc === (FAST[name] as unknown as KernelFunc);
+}
+
+/** True while all the fast kernels (or the named ones) are the ones registered for the cpu backend. */
+export function fastKernelsInstalled(names: readonly FastKernelName[] = FAST_KERNEL_NAMES): boolean {
+  return names.every(isFast);
+}
+
+/**
+ * Replace the cpu backend's kernels listed in FAST_KERNEL_NAMES (or only the named ones) with the
  * fast ones. Does nothing unless the active backend is 'cpu'; calling it again is harmless.
  */
-export function installFastKernels(): void {
+export function installFastKernels(names: readonly FastKernelName[] = FAST_KERNEL_NAMES): void {
   if (tf.getBackend() !== BACKEND) return;
-  for (const name of KERNELS) {
+  for (const name of names) {
     const current = registered(name);
     if (current == null) continue;
     if (current.kernelFunc === (FAST[name] as unknown as KernelFunc)) continue;
@@ -504,8 +1099,8 @@ export function installFastKernels(): void {
 }
 
 /** Put the cpu backend's original kernels back (for comparisons and benchmarks). */
-export function uninstallFastKernels(): void {
-  for (const name of KERNELS) {
+export function uninstallFastKernels(names: readonly FastKernelName[] = FAST_KERNEL_NAMES): void {
+  for (const name of names) {
     const saved = originals.get(name);
     const current = registered(name);
     if (saved == null || current == null) continue;
@@ -516,14 +1111,14 @@ export function uninstallFastKernels(): void {
 }
 
 /**
- * The cpu backend's original kernelFunc for one of the three kernels (the saved one once the fast
+ * The cpu backend's original kernelFunc for one of the replaced kernels (the saved one once the fast
  * kernels are installed). For tests and benchmarks.
  */
-export function originalKernelFunc(name: ConvKernelName): KernelFunc {
+export function originalKernelFunc(name: FastKernelName): KernelFunc {
   return original(name).kernelFunc;
 }
 
-/** The fast kernelFunc for one of the three kernels, whether installed or not. */
-export function fastKernelFunc(name: ConvKernelName): KernelFunc {
+/** The fast kernelFunc for one of the replaced kernels, whether installed or not. */
+export function fastKernelFunc(name: FastKernelName): KernelFunc {
   return FAST[name] as unknown as KernelFunc;
 }

@@ -6,7 +6,7 @@
  * twice-differentiable model (paper, section 3.2).
  *
  * tfjs is NHWC with HWIO filters. PyTorch pads 2 on every side; TF 'same' would pad asymmetrically
- * for stride 2, so we pad explicitly and convolve 'valid'. The flatten transposes to NCHW first so
+ * for stride 2, so we give the convolution explicit symmetric padding [[0,0],[2,2],[2,2],[0,0]]. The flatten transposes to NCHW first so
  * the linear layer's weight has PyTorch's column order.
  */
 import { tf } from '../backend';
@@ -73,13 +73,12 @@ export function lenet(options: LeNetOptions = {}): Model {
     const n = shape.reduce((a, b) => a * b, 1);
     return tf.tensor(uniformArray(rng, n, -0.5, 0.5), shape);
   });
-  const padding: [number, number][] = [[0, 0], [PAD, PAD], [PAD, PAD], [0, 0]];
+  const padding: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [PAD, PAD], [PAD, PAD], [0, 0]];
 
   const forward = (x: Tensor4D, p: Tensor[]): Tensor2D => {
     let z: Tensor4D = x;
     for (let layer = 0; layer < 3; layer++) {
-      const padded = tf.pad(z, padding);
-      const conv = tf.conv2d(padded, p[2 * layer] as Tensor4D, STRIDES[layer], 'valid');
+      const conv = tf.conv2d(z, p[2 * layer] as Tensor4D, STRIDES[layer], padding);
       z = act(tf.add(conv, p[2 * layer + 1])) as Tensor4D;
     }
     const n = z.shape[0];
