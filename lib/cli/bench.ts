@@ -23,6 +23,7 @@ const SPEC: Record<string, FlagSpec> = {
   'line-search': { kind: 'string', help: "'none' (the released code, as measured in PAPER.md) or 'strong_wolfe'", default: 'none' },
   python: { kind: 'string', help: 'Python with torch for the reference (default: search)' },
   only: { kind: 'string', help: "run one engine: 'cpu-fast', 'cpu-stock', 'tensorflow' (internal: child processes)" },
+  'stock-attack': { kind: 'boolean', help: "also run the whole attack on tfjs's stock CPU kernels (slow: ~10 minutes)" },
   help: { kind: 'boolean', help: 'show this help' },
 };
 
@@ -37,7 +38,7 @@ interface Row {
 }
 
 /** One engine, in this process: warm up, time `evals` evaluations, then a whole attack. */
-function measure(engine: string, iterations: number, evals: number, lineSearch: 'none' | 'strong_wolfe'): Row {
+function measure(engine: string, iterations: number, evals: number, lineSearch: 'none' | 'strong_wolfe', attack: boolean): Row {
   if (engine !== 'tensorflow') process.env.DLG_BACKEND = 'cpu';
   if (engine === 'cpu-stock') process.env.DLG_FAST_KERNELS = '0';
   /* eslint-disable @typescript-eslint/no-var-requires */
@@ -61,12 +62,12 @@ function measure(engine: string, iterations: number, evals: number, lineSearch: 
   const t0 = process.hrtime.bigint();
   const timed = dlg(c.model, c.shared, { ...config, iterations: evals, patience: evals + 1, lbfgs: { ...config.lbfgs, maxIter: 1, lineSearch: 'none' } });
   const msPerEval = Number(process.hrtime.bigint() - t0) / 1e6 / timed.evals;
-  const r = dlg(c.model, c.shared, { ...config, iterations, patience: iterations + 1 });
+  const r = attack ? dlg(c.model, c.shared, { ...config, iterations, patience: iterations + 1 }) : undefined;
   peak = Math.max(peak, process.memoryUsage().rss);
   clearInterval(sample);
-  const m = mse(imageAt(r.data, r.shape, 0), truth);
+  const m = r ? mse(imageAt(r.data, r.shape, 0), truth) : NaN;
   void tf;
-  return { impl: `tfjs ${engine}`, msPerEval, attackSeconds: r.seconds, attackEvals: r.evals, mse: m, peakRssMB: peak / 2 ** 20, note: engineInfo() };
+  return { impl: `tfjs ${engine}`, msPerEval, attackSeconds: r ? r.seconds : NaN, attackEvals: r ? r.evals : 0, mse: m, peakRssMB: peak / 2 ** 20, note: engineInfo() };
 }
 
 function findPython(given?: string): string | undefined {
@@ -85,12 +86,14 @@ async function main(): Promise<void> {
   const evals = args.evals as number;
   const lineSearch = args['line-search'] === 'strong_wolfe' ? 'strong_wolfe' : 'none';
   if (typeof args.only === 'string') {
-    process.stdout.write(JSON.stringify(measure(args.only, iterations, evals, lineSearch)) + '\n');
+    const attack = args.only !== 'cpu-stock' || args['stock-attack'] === true;
+    process.stdout.write(JSON.stringify(measure(args.only, iterations, evals, lineSearch, attack)) + '\n');
     return;
   }
   const rows: Row[] = [];
   const child = (engine: string) => {
-    const r = spawnSync(process.execPath, [__filename, '--only', engine, '--iterations', String(iterations), '--evals', String(evals), '--line-search', lineSearch], { encoding: 'utf8' });
+    const extra = args['stock-attack'] ? ['--stock-attack'] : [];
+    const r = spawnSync(process.execPath, [__filename, '--only', engine, '--iterations', String(iterations), '--evals', engine === 'cpu-stock' ? '20' : String(evals), '--line-search', lineSearch, ...extra], { encoding: 'utf8' });
     if (r.status !== 0) return undefined;
     return JSON.parse(r.stdout.trim().split('\n').pop() as string) as Row;
   };
@@ -119,7 +122,8 @@ async function main(): Promise<void> {
   lines.push('|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const ratio = torchRow ? (r.msPerEval / torchRow.msPerEval).toFixed(2) : 'n/a';
-    lines.push(`| ${r.impl} | ${r.msPerEval.toFixed(2)} | ${r.attackSeconds.toFixed(1)} | ${r.attackEvals} | ${((r.attackSeconds * 300) / iterations).toFixed(1)} | ${r.peakRssMB ? r.peakRssMB.toFixed(0) : 'n/a'} | ${ratio} | ${r.mse.toExponential(2)} |`);
+    const ran = Number.isFinite(r.attackSeconds);
+    lines.push(`| ${r.impl} | ${r.msPerEval.toFixed(2)} | ${ran ? r.attackSeconds.toFixed(1) : 'skipped'} | ${ran ? r.attackEvals : '-'} | ${ran ? ((r.attackSeconds * 300) / iterations).toFixed(1) : '-'} | ${r.peakRssMB ? r.peakRssMB.toFixed(0) : 'n/a'} | ${ratio} | ${ran ? r.mse.toExponential(2) : '-'} |`);
   }
   process.stdout.write(lines.join('\n') + '\n');
 }
