@@ -1,11 +1,14 @@
 /**
- * npm run dlg -- --image FILE.png --label 7 --iterations 300 --seed 1 [--out DIR] [--json]
+ * npm run dlg -- --image FILE.png --label 7 --iterations 300 --seed 1 [--defense SPEC] [--out DIR] [--json]
  *
  * Runs DLG on one image (resized to 32x32 RGB): a LeNet initialised from --seed computes the
  * gradient of the image with --label, the attacker reconstructs image and label from that gradient.
  * Prints one JSON line: mse, psnr, ssim, label, label_ok, iterations, evals, seconds, backend, ...
  * --out DIR writes progress.png (the dummy every 10 iterations, ground truth last) and
- * reconstruction.png. Bad arguments or an unreadable image: one error line, exit code 2.
+ * reconstruction.png. --defense SPEC (gaussian:1e-3, laplacian:1e-2, fp16, int8, prune:0.3, none;
+ * '+' composes) is applied by the client to its gradient, seeded from --seed, before the attacker
+ * sees it; the JSON line names it in `defense`.
+ * Bad arguments (a bad --defense spec too) or an unreadable image: one error line, exit code 2.
  */
 import * as path from 'path';
 import { backendInfo, backendName } from '../backend';
@@ -16,6 +19,9 @@ import { makeCase, disposeCase } from '../case';
 import { dlg } from '../attacks/dlg';
 import { DEFAULT_DLG, PAPER_DLG } from '../config';
 import { score, imageAt, clip01 } from '../evaluate';
+import { tf } from '../engine';
+import { parseDefense, canonicalDefense, applyDefense, knownDefenseForms } from '../defenses';
+import type { Defense } from '../defenses';
 
 const SPEC: Record<string, FlagSpec> = {
   image: { kind: 'string', help: 'PNG or JPEG file (resized to 32x32 RGB)' },
@@ -25,6 +31,7 @@ const SPEC: Record<string, FlagSpec> = {
   'line-search': { kind: 'string', help: "'strong_wolfe' (toolkit default) or 'none' (the original code)", default: 'strong_wolfe' },
   'label-strategy': { kind: 'string', help: "'joint' (DLG) or 'idlg' (label read off the gradient first)", default: 'joint' },
   paper: { kind: 'boolean', help: 'exact settings of the released code (no line search)' },
+  defense: { kind: 'string', help: `gradient defense of the client, seeded from --seed: ${knownDefenseForms()} ('+' composes)`, default: 'none' },
   out: { kind: 'string', help: 'directory for progress.png and reconstruction.png' },
   json: { kind: 'boolean', help: 'print only the JSON line (no progress on stderr)' },
   help: { kind: 'boolean', help: 'show this help' },
@@ -46,9 +53,21 @@ function main(): void {
   const labelStrategy = args['label-strategy'] as string;
   if (labelStrategy !== 'joint' && labelStrategy !== 'idlg') throw new UsageError(`--label-strategy must be 'joint' or 'idlg', got '${labelStrategy}'`);
   const seed = args.seed as number;
+  let defense: Defense;
+  let defenseName: string;
+  try {
+    defenseName = canonicalDefense(args.defense as string);
+    defense = parseDefense(args.defense as string);
+  } catch (e) {
+    throw new UsageError(`--defense: ${(e as Error).message}`);
+  }
 
   const truth = loadImage(args.image, { size: 32, channels: 3 });
   const c = makeCase({ images: [truth], labels: [label], seed });
+  // The client defends its gradient before sharing it: the attacker only ever sees the result.
+  const original = c.shared;
+  c.shared = applyDefense(defense, original, seed);
+  tf.dispose(original);
   const base = args.paper ? PAPER_DLG : DEFAULT_DLG;
   const quiet = args.json === true;
   const result = dlg(c.model, c.shared, {
@@ -83,6 +102,7 @@ function main(): void {
     seconds: result.seconds,
     gradient_distance: result.distance,
     seed,
+    defense: defenseName,
     line_search: args.paper ? 'none' : lineSearch,
     backend: backendName(),
     backend_info: backendInfo(),
