@@ -144,6 +144,23 @@ export function findJupyter(env: NodeJS.ProcessEnv = process.env): string | null
   return isExecutable('/usr/bin/jupyter') ? '/usr/bin/jupyter' : null;
 }
 
+export const JUPYTER_DEBS = ['jupyter-nbconvert', 'python3-nbclient', 'jupyter-client', 'python3-ipython', 'python3-ipykernel'];
+
+/**
+ * --install-jupyter (what `npm run notebooks` passes): on Debian/Ubuntu as root, install Jupyter's
+ * Debian packages, saying so first. Elsewhere it does nothing and the install hint is printed.
+ */
+function installDebianJupyter(log: (s: string) => void): boolean {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!root || !isExecutable('/usr/bin/apt-get')) return false;
+  log(`run-notebooks: no Jupyter found; installing Debian packages: apt-get install -y --no-install-recommends ${JUPYTER_DEBS.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const update = spawnSync('apt-get', ['update', '-q'], { stdio: ['ignore', 'ignore', 'inherit'], env });
+  if (update.status !== 0) return false;
+  const install = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...JUPYTER_DEBS], { stdio: ['ignore', 'ignore', 'inherit'], env });
+  return install.status === 0;
+}
+
 /** A usable `jupyter` (one whose `jupyter nbconvert` starts), or the reason there is none. */
 export function checkJupyter(env: NodeJS.ProcessEnv = process.env): { jupyter: string; nbconvert: string } | { error: string } {
   const jupyter = findJupyter(env);
@@ -158,6 +175,8 @@ export function checkJupyter(env: NodeJS.ProcessEnv = process.env): { jupyter: s
 
 export interface Options {
   quick: boolean;
+  /** When no Jupyter is found: install Debian's packages (root + apt-get only), then go on. */
+  installJupyter: boolean;
   list: boolean;
   kernelspec: boolean;
   dir: string;
@@ -178,6 +197,7 @@ export function parseArgs(argv: string[], root: string): Options {
     quick: false,
     list: false,
     kernelspec: false,
+    installJupyter: false,
     dir: path.join(root, 'notebooks'),
     out: path.join(root, 'out', 'notebooks'),
     timeout: NaN,
@@ -202,6 +222,9 @@ export function parseArgs(argv: string[], root: string): Options {
         break;
       case '--kernelspec':
         o.kernelspec = true;
+        break;
+      case '--install-jupyter':
+        o.installJupyter = true;
         break;
       case '--dir':
         o.dir = path.resolve(take());
@@ -453,7 +476,7 @@ export async function runAll(notebooks: string[], ctx: RunContext, log: (s: stri
   return results as Result[];
 }
 
-const USAGE = 'usage: run-notebooks [--quick] [--list] [--kernelspec] [--dir DIR] [--out DIR] [--timeout SECONDS] [--jobs N] [PREFIX ...]';
+const USAGE = 'usage: run-notebooks [--quick] [--list] [--kernelspec] [--install-jupyter] [--dir DIR] [--out DIR] [--timeout SECONDS] [--jobs N] [PREFIX ...]';
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   const log = (s: string): void => void process.stdout.write(s + '\n');
@@ -486,7 +509,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     for (const nb of notebooks) log(path.relative(process.cwd(), nb) || nb);
     return 0;
   }
-  const j = checkJupyter();
+  let j = checkJupyter();
+  if ('error' in j && opts.installJupyter && !process.env.DLG_JUPYTER && installDebianJupyter(log)) j = checkJupyter();
   if ('error' in j) return fail(j.error);
   const jupyterPath = writeKernelSpec(root);
   const ctx: RunContext = { jupyter: j.jupyter, jupyterPath, hooks: writeHooks(jupyterPath), root, opts };
