@@ -1,18 +1,18 @@
 import { strict as assert } from 'assert';
 import * as path from 'path';
 import { runParallel, progressBar } from '../lib/parallel';
-import type { SingleImageJob, SingleImageResult } from '../lib/tasks/single-image';
+import type { DefendedAttackJob, DefendedAttackResult } from '../lib/tasks/defended-attack';
 import { renderSvg } from '../lib/plot';
 
-const TASK = path.join(__dirname, '../lib/tasks/single-image.js');
+const TASK = path.join(__dirname, '../lib/tasks/defended-attack.js');
 const image = (n: string) => path.join(__dirname, '../../datasets/natural', n + '.png');
 
 describe('parallel sweeps (worker threads)', () => {
   it('gives the same results on 2 workers as in one thread, in job order', async () => {
-    const jobs: SingleImageJob[] = ['rocket', 'coffee', 'hubble'].map((n, i) => ({ image: image(n), label: i * 10, seed: i + 1, iterations: 2, lineSearch: 'strong_wolfe' }));
-    const serial = await runParallel<SingleImageJob, SingleImageResult>(TASK, jobs, { workers: 1 });
+    const jobs: DefendedAttackJob[] = ['rocket', 'coffee', 'hubble'].map((n, i) => ({ image: image(n), label: i * 10, seed: i + 1, iterations: 2, defense: 'none' }));
+    const serial = await runParallel<DefendedAttackJob, DefendedAttackResult>(TASK, jobs, { workers: 1 });
     let progress = 0;
-    const parallel = await runParallel<SingleImageJob, SingleImageResult>(TASK, jobs, { workers: 2, onProgress: (d) => (progress = d) });
+    const parallel = await runParallel<DefendedAttackJob, DefendedAttackResult>(TASK, jobs, { workers: 2, onProgress: (d) => (progress = d) });
     assert.equal(progress, 3);
     assert.deepEqual(parallel.map((r) => r.image), jobs.map((j) => j.image));
     assert.deepEqual(parallel.map((r) => r.mse), serial.map((r) => r.mse));
@@ -20,7 +20,7 @@ describe('parallel sweeps (worker threads)', () => {
   });
 
   it('reports a failing job with its message', async () => {
-    const jobs: SingleImageJob[] = [{ image: '/no/such.png', label: 1, seed: 1, iterations: 1, lineSearch: 'none' }];
+    const jobs: DefendedAttackJob[] = [{ image: '/no/such.png', label: 1, seed: 1, iterations: 1, defense: 'none' }];
     await assert.rejects(runParallel(TASK, jobs, { workers: 2 }), /cannot read image \/no\/such.png/);
   });
 
