@@ -1,15 +1,5 @@
 import { strict as assert } from 'assert';
-import { spawnSync } from 'child_process';
-import * as path from 'path';
-
-const ROOT = path.join(__dirname, '../..');
-const CLI = path.join(ROOT, 'dist/lib/cli/dlg.js');
-const ASTRONAUT = path.join(ROOT, 'datasets/natural/astronaut.png');
-
-function dlgCli(args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: ROOT });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { dlgCli, ASTRONAUT } from './dlg-cli';
 
 describe('npm run dlg -- --defense SPEC (command line)', () => {
   it('--defense prune:0.3: the attack runs on the pruned gradient and the JSON line names the defense', () => {

@@ -1,19 +1,11 @@
 import { strict as assert } from 'assert';
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseArgs, UsageError } from '../lib/cli/args';
 import { loadImage } from '../lib/image';
 
-const ROOT = path.join(__dirname, '../..');
-const CLI = path.join(ROOT, 'dist/lib/cli/dlg.js');
-const ASTRONAUT = path.join(ROOT, 'datasets/natural/astronaut.png');
-
-function dlgCli(args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: ROOT });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { dlgCli, ROOT, ASTRONAUT } from './dlg-cli';
 
 describe('npm run dlg (command line)', () => {
   it('attacks a PNG and prints one JSON line with the metrics; --out writes the progress grid and the reconstruction', () => {
