@@ -2,7 +2,7 @@
  * A "case" (in the sense of breaching): a model, a user's private data, and the gradient the user
  * shares. The attack receives only `model` and `shared`; the truth stays here for the metrics.
  */
-import { tf } from './backend';
+import { tf } from './engine';
 import { lenet } from './models/lenet';
 import { parameterGradients } from './gradients';
 import { oneHot } from './nn';

@@ -2,8 +2,7 @@
  * The client's side of federated / distributed training: the gradient it shares,
  * g = dL(F(x, W), y) / dW, one tensor per parameter, in the model's parameter order.
  */
-import { tf } from './backend';
-import './engine';
+import { tf } from './engine';
 import { crossEntropy } from './nn';
 import { checkInput } from './model';
 import type { Model } from './model';

@@ -3,8 +3,7 @@
  * forward function of (input, parameters). Passing the parameters in lets us differentiate with
  * respect to them (the shared gradient) and then again with respect to the input (the attack).
  */
-import { tf } from './backend';
-import './engine';
+import { tf } from './engine';
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 
 export interface Model {

@@ -5,8 +5,7 @@
  * logSoftmax is written with exp/log (both fixed in twice.ts) and a constant shift by the row max
  * (the shift cancels mathematically; we keep it out of the tape so max's gradient never enters).
  */
-import { tf } from './backend';
-import './twice';
+import { tf } from './engine';
 import type { Tensor, Tensor2D } from '@tensorflow/tfjs';
 
 /** log(softmax(logits)) along the last axis; logits [batch, classes]. */

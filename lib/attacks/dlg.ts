@@ -9,8 +9,7 @@
  * The attacker never sees the ground truth: `dlg()` takes only the model and the gradient.
  * Metrics (MSE, PSNR, SSIM against the truth) are computed from the result by the caller.
  */
-import { tf } from '../backend';
-import '../twice';
+import { tf } from '../engine';
 import { createRng } from '../rng';
 import { createLbfgs } from '../lbfgs';
 import { dlgConfig } from '../config';

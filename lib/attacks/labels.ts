@@ -5,7 +5,7 @@
  * non-negative activations (sigmoid) its column for the true class sums to a negative number and
  * every other column to a positive one: the label is the argmin of the column sums.
  */
-import { tf } from '../backend';
+import { tf } from '../engine';
 import type { Model } from '../model';
 import type { Tensor } from '@tensorflow/tfjs';
 

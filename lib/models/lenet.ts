@@ -9,8 +9,7 @@
  * for stride 2, so we give the convolution explicit symmetric padding [[0,0],[2,2],[2,2],[0,0]]. The flatten transposes to NCHW first so
  * the linear layer's weight has PyTorch's column order.
  */
-import { tf } from '../backend';
-import '../twice';
+import { tf } from '../engine';
 import { createRng, uniformArray } from '../rng';
 import type { Model, ActivationName } from '../model';
 import { ACTIVATIONS } from '../model';
