@@ -7,6 +7,12 @@ import { LBFGS_DEFAULTS } from './lbfgs';
 
 export type LabelStrategy = 'joint' | 'idlg';
 export type DummyInit = 'normal' | 'uniform';
+/**
+ * How the gradient distance and its gradient are computed: 'tfjs' (autodiff, any model), 'fused'
+ * (lib/fused/: one flat-array pass, models with a conv-stack structure such as LeNet; same numbers to
+ * float32 rounding, several times faster), 'auto' (fused where the model supports it).
+ */
+export type DlgEngine = 'auto' | 'tfjs' | 'fused';
 
 export interface DlgConfig {
   /** Outer optimiser steps. 300 in the released code; the paper's text shows 1200 for images. */
@@ -28,6 +34,8 @@ export interface DlgConfig {
   stopDistance: number;
   /** Stop early when L-BFGS has not moved the dummy for this many consecutive steps. */
   patience: number;
+  /** Objective evaluator (DlgEngine); 'auto' by default. */
+  engine: DlgEngine;
 }
 
 /** The released code exactly: L-BFGS with torch defaults and no line search, 300 steps. */
@@ -40,6 +48,7 @@ export const PAPER_DLG: DlgConfig = {
   label: 'joint',
   stopDistance: 0,
   patience: 3,
+  engine: 'auto',
 };
 
 /**
@@ -71,6 +80,7 @@ export function dlgConfig(overrides: Partial<DlgConfig> = {}, base: DlgConfig = 
   if (!Number.isInteger(c.seed)) throw new Error(`DLG option seed must be an integer, got ${c.seed}`);
   if (c.init !== 'normal' && c.init !== 'uniform') throw new Error(`DLG option init must be 'normal' or 'uniform', got '${c.init}'`);
   if (c.label !== 'joint' && c.label !== 'idlg') throw new Error(`DLG option label must be 'joint' or 'idlg', got '${c.label}'`);
+  if (c.engine !== 'auto' && c.engine !== 'tfjs' && c.engine !== 'fused') throw new Error(`DLG option engine must be 'auto', 'tfjs' or 'fused', got '${c.engine}'`);
   if (!(c.stopDistance >= 0)) throw new Error(`DLG option stopDistance must be >= 0, got ${c.stopDistance}`);
   return c;
 }

@@ -109,6 +109,18 @@ function handled(info: Conv2DInfo): boolean {
   return info.dataFormat === 'channelsLast' && info.dilationHeight === 1 && info.dilationWidth === 1;
 }
 
+/** The filter of conv2dForward transposed to [co][fy][fx][ci]; reused across calls (JS is single-threaded). */
+let transposeScratch = new Float32Array(0);
+
+/**
+ * `out` when given (checked to hold exactly n floats, zeroed), else a new array. Callers that evaluate the same shapes many times (lib/fused/) pass preallocated buffers.
+ */
+function outBuffer(out: Float32Array | undefined, n: number, who: string): Float32Array {
+  if (out === undefined) return new Float32Array(n);
+  if (out.length !== n) throw new Error(`${who}: output buffer holds ${out.length} floats, expected ${n}`);
+  return out.fill(0); // outputs under padding only are skipped; conv2dBackpropInput accumulates
+}
+
 // ------------------------------------------------------------------------------------------------
 // Conv2D
 
@@ -119,18 +131,19 @@ function handled(info: Conv2DInfo): boolean {
  * (valid filter columns) * inChannels floats, matched by a contiguous run of the filter transposed to
  * [co][fy][fx][ci]. Tiles of 2 horizontally adjacent output pixels x 4 output channels share loads.
  */
-export function conv2dForward(x: Float32Array, w: Float32Array, info: Conv2DInfo): Float32Array {
+export function conv2dForward(x: Float32Array, w: Float32Array, info: Conv2DInfo, out?: Float32Array): Float32Array {
   const B = info.batchSize, H = info.inHeight, W = info.inWidth, CI = info.inChannels;
   const OH = info.outHeight, OW = info.outWidth, CO = info.outChannels;
   const FH = info.filterHeight, FW = info.filterWidth, SH = info.strideHeight, SW = info.strideWidth;
   const pt = info.padInfo.top, pl = info.padInfo.left;
   const K = FH * FW * CI, rowK = FW * CI, xRow = W * CI, xStep = SW * CI;
-  const wt = new Float32Array(CO * K);
+  if (transposeScratch.length < CO * K) transposeScratch = new Float32Array(CO * K);
+  const wt = transposeScratch;
   for (let k = 0; k < K; ++k) {
     const src = k * CO;
     for (let co = 0; co < CO; ++co) wt[co * K + k] = w[src + co];
   }
-  const y = new Float32Array(B * OH * OW * CO);
+  const y = outBuffer(out, B * OH * OW * CO, 'conv2dForward');
   const CO4 = CO - (CO % 4);
   for (let b = 0; b < B; ++b) {
     for (let oy = 0; oy < OH; ++oy) {
@@ -252,12 +265,12 @@ function tapRange(f: number, pad: number, S: number, N: number, O: number): [num
  * positions p the tap touches of the outer product x[p', :] (x) dy[p, :]; it is accumulated in
  * register tiles of up to 3 input x 4 output channels.
  */
-export function conv2dBackpropFilter(x: Float32Array, dy: Float32Array, info: Conv2DInfo): Float32Array {
+export function conv2dBackpropFilter(x: Float32Array, dy: Float32Array, info: Conv2DInfo, out?: Float32Array): Float32Array {
   const B = info.batchSize, H = info.inHeight, W = info.inWidth, CI = info.inChannels;
   const OH = info.outHeight, OW = info.outWidth, CO = info.outChannels;
   const FH = info.filterHeight, FW = info.filterWidth, SH = info.strideHeight, SW = info.strideWidth;
   const pt = info.padInfo.top, pl = info.padInfo.left;
-  const dW = new Float32Array(FH * FW * CI * CO);
+  const dW = outBuffer(out, FH * FW * CI * CO, 'conv2dBackpropFilter');
   const xStep = SW * CI;
   const g: TapGeometry = { B, H, W, CI, OH, OW, CO, SH, rowOff: 0, col0: 0, oy0: 0, oy1: 0, ox0: 0, n: 0, xStep };
   for (let fy = 0; fy < FH; ++fy) {
@@ -389,12 +402,12 @@ function fastConv2DBackpropFilter(args: KernelArgs): TensorInfo | TensorInfo[] {
  * scatter dx[p', c] += sum_co dy[p, co] * w[fy, fx, c, co] into one input row; the dot products are
  * tiled 2 positions x 4 (or 3) input channels, or 4 positions x 1 input channel.
  */
-export function conv2dBackpropInput(dy: Float32Array, w: Float32Array, info: Conv2DInfo): Float32Array {
+export function conv2dBackpropInput(dy: Float32Array, w: Float32Array, info: Conv2DInfo, out?: Float32Array): Float32Array {
   const B = info.batchSize, H = info.inHeight, W = info.inWidth, CI = info.inChannels;
   const OH = info.outHeight, OW = info.outWidth, CO = info.outChannels;
   const FH = info.filterHeight, FW = info.filterWidth, SH = info.strideHeight, SW = info.strideWidth;
   const pt = info.padInfo.top, pl = info.padInfo.left;
-  const dx = new Float32Array(B * H * W * CI);
+  const dx = outBuffer(out, B * H * W * CI, 'conv2dBackpropInput');
   const xStep = SW * CI;
   for (let fy = 0; fy < FH; ++fy) {
     const [oy0, oy1] = tapRange(fy, pt, SH, H, OH);

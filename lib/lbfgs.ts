@@ -101,6 +101,17 @@ function axpy(alpha: number, x: Float64Array, y: Float64Array): void {
   for (let i = 0; i < y.length; i++) y[i] += alpha * x[i];
 }
 
+/** y += alpha * x, then return dot(z, y): one pass, the same results as axpy then dot. */
+function axpyDot(alpha: number, x: Float64Array, y: Float64Array, z: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i] + alpha * x[i];
+    y[i] = v;
+    s += z[i] * v;
+  }
+  return s;
+}
+
 /** max_i |scale * a[i]|, NaN if any entry is NaN (torch `a.mul(scale).abs().max()`). */
 function maxAbs(a: Float64Array, scale = 1): number {
   let m = 0;
@@ -500,20 +511,26 @@ class LbfgsOptimizer implements Lbfgs {
 
         // iteration in L-BFGS loop collapsed to use just one buffer
         // (q, r and the new d all live in d's buffer: the old d was consumed by s above)
+        // (each axpy is fused with the next pair's dot in one pass, axpyDot: the same operations in
+        // the same order, bit for bit, with one sweep over q instead of two per history pair)
         const q = d;
         for (let i = 0; i < q.length; i++) q[i] = -flatGrad[i];
+        let sq = numOld > 0 ? dot(oldStps[numOld - 1], q) : 0;
         for (let i = numOld - 1; i >= 0; i--) {
-          al[i] = dot(oldStps[i], q) * ro[i];
-          axpy(-al[i], oldDirs[i], q);
+          al[i] = sq * ro[i]; // al[i] = dot(oldStps[i], q) * ro[i]
+          if (i > 0) sq = axpyDot(-al[i], oldDirs[i], q, oldStps[i - 1]);
+          else axpy(-al[i], oldDirs[i], q);
         }
 
         // multiply by initial Hessian
         // r/d is the final direction
         const r = q;
         for (let i = 0; i < r.length; i++) r[i] = q[i] * this.hDiag;
+        let yr = numOld > 0 ? dot(oldDirs[0], r) : 0;
         for (let i = 0; i < numOld; i++) {
-          const beI = dot(oldDirs[i], r) * ro[i];
-          axpy(al[i] - beI, oldStps[i], r);
+          const beI = yr * ro[i]; // beI = dot(oldDirs[i], r) * ro[i]
+          if (i + 1 < numOld) yr = axpyDot(al[i] - beI, oldStps[i], r, oldDirs[i + 1]);
+          else axpy(al[i] - beI, oldStps[i], r);
         }
       }
 

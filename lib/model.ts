@@ -4,6 +4,7 @@
  * respect to them (the shared gradient) and then again with respect to the input (the attack).
  */
 import { tf } from './engine';
+import type { ConvStackStructure } from './fused/structure';
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 
 export interface Model {
@@ -18,6 +19,8 @@ export interface Model {
   readonly params: Tensor[];
   /** Logits [batch, numClasses] for x [batch, h, w, c] under parameters p. */
   forward(x: Tensor4D, p: Tensor[]): Tensor2D;
+  /** Optional explicit architecture description, used by lib/fused/ (fast DLG objective); see fused/structure.ts. */
+  readonly structure?: ConvStackStructure;
 }
 
 export type ActivationName = 'sigmoid' | 'relu' | 'tanh';

@@ -18,6 +18,7 @@ import { parameterGradients, gradientDistance } from '../gradients';
 import { softmax, oneHot } from '../nn';
 import type { Model } from '../model';
 import { idlgLabel } from './labels';
+import { fusedObjective } from '../fused/lenet-objective';
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 
 /**
@@ -100,8 +101,15 @@ export function dlg(model: Model, shared: Tensor[], options: DlgOptions = {}): D
 
   let evals = 0;
   const grad = new Float64Array(x0.length);
+  // engine 'fused' / 'auto': the whole objective in one flat-array pass (lib/fused/), same numbers
+  const fused = config.engine === 'tfjs' ? null
+    : fusedObjective(model, shared, { batchSize, label: jointLabel ? 'joint' : 'fixed', target: fixedTarget?.dataSync() });
+  if (config.engine === 'fused' && fused === null) {
+    throw new Error(`engine 'fused': ${model.name} has no conv-stack structure (see lib/fused/structure.ts); use engine 'tfjs' or 'auto'`);
+  }
   const closure = (x: Float64Array) => {
     evals++;
+    if (fused !== null) return { loss: fused.evaluate(x, grad), grad };
     let loss = NaN;
     tf.tidy(() => {
       const xd = tf.tensor4d(Float32Array.from(x.subarray(0, imageSize)), shape);

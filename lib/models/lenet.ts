@@ -92,5 +92,12 @@ export function lenet(options: LeNetOptions = {}): Model {
     paramNames: shapes.map(([name]) => name),
     params,
     forward,
+    structure: {
+      kind: 'conv-stack',
+      forward,
+      convs: STRIDES.map((stride, i) => ({ kernel: KERNEL, stride, pad: PAD, inChannels: i === 0 ? c0 : HIDDEN, outChannels: HIDDEN })),
+      activation,
+      flatten: 'NCHW',
+    },
   };
 }

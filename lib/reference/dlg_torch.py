@@ -1,6 +1,6 @@
 """The PyTorch original (mit-han-lab/dlg, main.py), timed, for `npm run bench`.
 
-    python3 lib/reference/dlg_torch.py PIXELS.json --label 7 --iterations 300 --seed 1 [--line-search none|strong_wolfe] [--evals 200]
+    python3 lib/reference/dlg_torch.py PIXELS.json --label 7 --iterations 300 --seed 1 [--line-search none|strong_wolfe] [--evals 200] [--repeats 3]
 
 Prints one JSON line: ms per gradient-distance evaluation (forward, gradient, second-order backward),
 seconds and evaluations for the whole attack, final MSE. Only a reference: the toolkit is TypeScript.
@@ -8,6 +8,8 @@ Needs torch (CPU) and numpy. PIXELS.json: the 32x32x3 image as a flat JSON list 
 """
 import argparse
 import json
+import resource
+import statistics
 import time
 
 import numpy as np
@@ -57,8 +59,12 @@ def main():
     p.add_argument('--seed', type=int, default=1234)
     p.add_argument('--line-search', default='none', choices=['none', 'strong_wolfe'])
     p.add_argument('--evals', type=int, default=200)
+    p.add_argument('--repeats', type=int, default=1, help='timed blocks of evals and timed attacks (median reported)')
+    p.add_argument('--threads', type=int, default=0, help='torch.set_num_threads (0: torch default, one per core)')
     a = p.parse_args()
     torch.backends.nnpack.set_flags(False)
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     net = LeNet()
     net.apply(weights_init)
@@ -82,22 +88,32 @@ def main():
 
     for _ in range(20):
         closure()
-    t0 = time.perf_counter()
-    for _ in range(a.evals):
-        closure()
-    ms = (time.perf_counter() - t0) * 1000 / a.evals
-    with torch.no_grad():
-        dummy.copy_(torch.randn(gt.size()))
-        dlabel.copy_(torch.randn(onehot.size()))
-    evals[0] = 0
-    t0 = time.perf_counter()
-    for _ in range(a.iterations):
-        opt.step(closure)
-    seconds = time.perf_counter() - t0
+    ms_all = []
+    for _ in range(a.repeats):
+        t0 = time.perf_counter()
+        for _ in range(a.evals):
+            closure()
+        ms_all.append((time.perf_counter() - t0) * 1000 / a.evals)
+    start = (torch.randn(gt.size()), torch.randn(onehot.size()))
+    seconds_all = []
+    for _ in range(a.repeats):
+        # every repeat: the same start point, a fresh optimizer
+        with torch.no_grad():
+            dummy.copy_(start[0])
+            dlabel.copy_(start[1])
+        opt = torch.optim.LBFGS([dummy, dlabel], line_search_fn=None if a.line_search == 'none' else 'strong_wolfe')
+        evals[0] = 0
+        t0 = time.perf_counter()
+        for _ in range(a.iterations):
+            opt.step(closure)
+        seconds_all.append(time.perf_counter() - t0)
     mse = float(((dummy.detach() - gt) ** 2).mean())
-    print(json.dumps({'impl': 'pytorch', 'torch': torch.__version__, 'threads': torch.get_num_threads(), 'msPerEval': ms,
-                      'attackSeconds': seconds, 'attackEvals': evals[0], 'iterations': a.iterations,
-                      'lineSearch': a.line_search, 'mse': mse}))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    print(json.dumps({'impl': 'pytorch', 'torch': torch.__version__, 'threads': torch.get_num_threads(),
+                      'msPerEval': statistics.median(ms_all), 'msPerEvalAll': ms_all,
+                      'attackSeconds': statistics.median(seconds_all), 'attackSecondsAll': seconds_all,
+                      'attackEvals': evals[0], 'iterations': a.iterations,
+                      'lineSearch': a.line_search, 'mse': mse, 'peakRssMB': peak}))
 
 
 if __name__ == '__main__':
