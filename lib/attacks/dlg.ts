@@ -17,7 +17,9 @@ import type { DlgConfig } from '../config';
 import { parameterGradients, gradientDistance } from '../gradients';
 import { softmax, oneHot } from '../nn';
 import type { Model } from '../model';
-import { idlgLabel } from './labels';
+import { recoverLabels } from './labels';
+import { createRoundRobin } from '../round-robin';
+import type { Stepper } from '../round-robin';
 import { fusedObjective } from '../fused/lenet-objective';
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 
@@ -32,7 +34,8 @@ export type DlgStatus =
   | 'completed' // ran all iterations
   | 'converged' // distance below stopDistance, or L-BFGS stopped moving at distance < CONVERGED_RELATIVE * ||g||^2
   | 'stalled' // L-BFGS stopped moving while the distance is still large (a local minimum)
-  | 'diverged'; // the distance became NaN or infinite; the last finite dummy is returned
+  | 'diverged' // the distance became NaN or infinite; the last finite dummy is returned
+  | 'stopped'; // the caller's stopAt hook ended the run (an experiment's rule, e.g. every image recovered)
 
 export interface DlgSnapshot {
   iteration: number;
@@ -46,10 +49,10 @@ export interface DlgResult {
   /** Reconstructed inputs, NHWC flat, shape [batch, h, w, c] in `shape`. */
   data: Float32Array;
   shape: [number, number, number, number];
-  /** Recovered labels (argmax of the dummy label, or iDLG's). */
+  /** Recovered labels (argmax of the dummy labels, or read off the gradient: iDLG / 'distinct' / 'count'). */
   labels: number[];
   status: DlgStatus;
-  /** Outer L-BFGS steps taken. */
+  /** Outer L-BFGS steps taken (batchUpdate 'round-robin': each step updates one sample, cycling). */
   iterations: number;
   /** Gradient-distance evaluations (forward + gradient + second-order backward each). */
   evals: number;
@@ -67,6 +70,11 @@ export interface DlgOptions extends Partial<DlgConfig> {
   batchSize?: number;
   /** Called after each outer step (progress bars, notebooks). */
   onStep?: (iteration: number, distance: number) => void;
+  /**
+   * Experiment hook, checked at every snapshot: true ends the run (status 'stopped'). Not part of the
+   * attack: a harness that sees the truth may stop once it has measured what it needs.
+   */
+  stopAt?: (snapshot: DlgSnapshot) => boolean;
 }
 
 /**
@@ -74,7 +82,7 @@ export interface DlgOptions extends Partial<DlgConfig> {
  * The model's parameters are read, never changed; `shared` is not disposed.
  */
 export function dlg(model: Model, shared: Tensor[], options: DlgOptions = {}): DlgResult {
-  const { batchSize = 1, onStep, ...overrides } = options;
+  const { batchSize = 1, onStep, stopAt, ...overrides } = options;
   const config = dlgConfig(overrides);
   checkShared(model, shared);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
@@ -85,8 +93,8 @@ export function dlg(model: Model, shared: Tensor[], options: DlgOptions = {}): D
 
   const rng = createRng(config.seed);
   const jointLabel = config.label === 'joint';
-  if (!jointLabel && batchSize !== 1) throw new Error(`label 'idlg' recovers a single sample's label; batchSize is ${batchSize}`);
-  const fixedLabels = jointLabel ? [] : [idlgLabel(model, shared)];
+  // fixed labels (iDLG, or a batch rule of labels.ts) are read off the gradient before the attack
+  const fixedLabels = jointLabel ? [] : recoverLabels(config.label as 'idlg' | 'distinct' | 'count', model, shared, batchSize);
   const fixedTarget = jointLabel ? null : oneHot(fixedLabels, k);
 
   const x0 = new Float64Array(imageSize + (jointLabel ? batchSize * k : 0));
@@ -124,7 +132,11 @@ export function dlg(model: Model, shared: Tensor[], options: DlgOptions = {}): D
 
   const sharedNorm2 = tf.tidy(() => tf.addN(shared.map((g) => tf.sum(tf.square(g)))).dataSync()[0]);
   const start = Date.now();
-  const opt = createLbfgs(x0, config.lbfgs);
+  const roundRobin = config.batchUpdate === 'round-robin' && batchSize > 1;
+  const opt: Stepper = roundRobin ? createRoundRobin(x0, sampleBlocks(batchSize, imageSize / batchSize, jointLabel ? k : 0), config.lbfgs)
+    : createLbfgs(x0, config.lbfgs);
+  // round-robin: a sample that does not move is normal; stalled means a whole sweep did not move `patience` times
+  const patience = config.patience * (roundRobin ? batchSize : 1);
   // losses[i]: distance after i steps. torch's step() returns the loss at the state it started
   // from, so step i+1 tells us losses[i] without an extra evaluation.
   const losses: number[] = [];
@@ -146,8 +158,9 @@ export function dlg(model: Model, shared: Tensor[], options: DlgOptions = {}): D
     lastFinite = Float64Array.from(opt.x);
     if (iteration % config.snapshotEvery === 0) {
       snapshots.push({ iteration, distance: NaN, data: Float32Array.from(opt.x.subarray(0, imageSize)) });
+      if (status === 'completed' && stopAt?.(snapshots[snapshots.length - 1])) status = 'stopped';
     }
-    if (still >= config.patience) status = losses[iteration - 1] < CONVERGED_RELATIVE * sharedNorm2 ? 'converged' : 'stalled';
+    if (still >= patience) status = losses[iteration - 1] < CONVERGED_RELATIVE * sharedNorm2 ? 'converged' : 'stalled';
   }
   if (status === 'diverged') {
     // roll back to the last finite state, whose distance is the last finite loss we saw
@@ -187,6 +200,17 @@ function checkShared(model: Model, shared: Tensor[]): void {
     if (g.shape.join() !== model.params[i].shape.join()) {
       throw new Error(`shared gradient ${model.paramNames[i]} has shape ${JSON.stringify(g.shape)}, expected ${JSON.stringify(model.params[i].shape)}`);
     }
+  });
+}
+
+/** Round-robin blocks: sample i's image values, then its label logits (x = [images NHWC, labels]). */
+function sampleBlocks(batchSize: number, perImage: number, perLabel: number): Int32Array[] {
+  const imageSize = batchSize * perImage;
+  return Array.from({ length: batchSize }, (_, i) => {
+    const b = new Int32Array(perImage + perLabel);
+    for (let j = 0; j < perImage; j++) b[j] = i * perImage + j;
+    for (let j = 0; j < perLabel; j++) b[perImage + j] = imageSize + i * perLabel + j;
+    return b;
   });
 }
 

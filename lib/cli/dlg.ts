@@ -9,6 +9,7 @@
  * '+' composes) is applied by the client to its gradient, seeded from --seed, before the attacker
  * sees it; the JSON line names it in `defense`.
  * Bad arguments (a bad --defense spec too) or an unreadable image: one error line, exit code 2.
+ * --batch N (N images from --dataset NAME or N --image files; per-image MSE after matching): lib/cli/dlg-batch.ts.
  */
 import * as path from 'path';
 import { backendInfo, backendName } from '../backend';
@@ -22,9 +23,10 @@ import { score, imageAt, clip01 } from '../evaluate';
 import { tf } from '../engine';
 import { parseDefense, canonicalDefense, applyDefense, knownDefenseForms } from '../defenses';
 import type { Defense } from '../defenses';
+import { BATCH_SPEC, runBatch } from './dlg-batch';
 
 const SPEC: Record<string, FlagSpec> = {
-  image: { kind: 'string', help: 'PNG or JPEG file (resized to 32x32 RGB)' },
+  image: { kind: 'strings', help: 'PNG or JPEG file (resized to 32x32 RGB); with --batch N, N of them' },
   label: { kind: 'int', help: 'true label in [0, 99]', default: 0 },
   iterations: { kind: 'int', help: 'L-BFGS steps', default: DEFAULT_DLG.iterations },
   seed: { kind: 'int', help: 'seed of the model and of the dummy initialisation', default: 1 },
@@ -35,13 +37,20 @@ const SPEC: Record<string, FlagSpec> = {
   out: { kind: 'string', help: 'directory for progress.png and reconstruction.png' },
   json: { kind: 'boolean', help: 'print only the JSON line (no progress on stderr)' },
   help: { kind: 'boolean', help: 'show this help' },
+  ...BATCH_SPEC,
 };
 
 function main(): void {
-  const args = parseArgs(process.argv.slice(2), SPEC);
+  const argv = process.argv.slice(2);
+  const args = parseArgs(argv, SPEC);
   if (args.help) {
     process.stdout.write(usage('npm run dlg --', SPEC) + '\n');
     return;
+  }
+  if (args.batch !== undefined) return runBatch(args); // lib/cli/dlg-batch.ts
+  if (Array.isArray(args.image)) {
+    if (args.image.length > 1) throw new UsageError(`${args.image.length} --image files need --batch ${args.image.length}`);
+    args.image = args.image[0];
   }
   if (typeof args.image !== 'string') throw new UsageError('--image FILE is required (a PNG or JPEG)');
   const label = args.label as number;
