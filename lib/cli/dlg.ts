@@ -10,6 +10,7 @@
  * sees it; the JSON line names it in `defense`.
  * Bad arguments (a bad --defense spec too) or an unreadable image: one error line, exit code 2.
  * --batch N (N images from --dataset NAME or N --image files; per-image MSE after matching): lib/cli/dlg-batch.ts.
+ * --text "a sentence" (DLG on a BERT masked language model; decoded text and token accuracy): lib/cli/dlg-text.ts.
  */
 import * as path from 'path';
 import { backendInfo, backendName } from '../backend';
@@ -24,6 +25,7 @@ import { tf } from '../engine';
 import { parseDefense, canonicalDefense, applyDefense, knownDefenseForms } from '../defenses';
 import type { Defense } from '../defenses';
 import { BATCH_SPEC, runBatch } from './dlg-batch';
+import { mainText } from './dlg-text';
 
 const SPEC: Record<string, FlagSpec> = {
   image: { kind: 'strings', help: 'PNG or JPEG file (resized to 32x32 RGB); with --batch N, N of them' },
@@ -38,10 +40,12 @@ const SPEC: Record<string, FlagSpec> = {
   json: { kind: 'boolean', help: 'print only the JSON line (no progress on stderr)' },
   help: { kind: 'boolean', help: 'show this help' },
   ...BATCH_SPEC,
+  text: { kind: 'string', help: 'a sentence: DLG on text with a BERT masked LM instead (lib/cli/dlg-text.ts: --text S [--iterations --seed --metric --optimizer --json])' },
 };
 
 function main(): void {
   const argv = process.argv.slice(2);
+  if (argv.some((a) => a === '--text' || a.startsWith('--text='))) return mainText(argv); // lib/cli/dlg-text.ts
   const args = parseArgs(argv, SPEC);
   if (args.help) {
     process.stdout.write(usage('npm run dlg --', SPEC) + '\n');
