@@ -50,3 +50,32 @@ export function gradientDistance(dummy: Tensor[], shared: Tensor[]): Tensor {
   });
   return (op as unknown as (...t: Tensor[]) => Tensor)(...dummy);
 }
+
+/**
+ * An attack objective over tensors as a function of one flat vector, for the optimisers:
+ * x = [dummy images NHWC of `shape`, then `labelsPerSample` label logits per sample (0: none)].
+ * Each call evaluates the objective and its gradient under tf.tidy, writes the gradient into
+ * `grad` (x's length) and returns the value.
+ */
+export function flatObjective(
+  objective: (x: Tensor4D, y?: Tensor2D) => Tensor,
+  shape: [number, number, number, number],
+  labelsPerSample: number,
+  grad: Float64Array,
+): (x: Float64Array) => number {
+  const valueAndGrads = tf.valueAndGrads((x: Tensor, y?: Tensor) => objective(x as Tensor4D, y as Tensor2D | undefined));
+  const imageSize = shape[0] * shape[1] * shape[2] * shape[3];
+  if (grad.length !== imageSize + shape[0] * labelsPerSample) throw new Error(`flatObjective: gradient buffer holds ${grad.length} numbers, expected ${imageSize + shape[0] * labelsPerSample}`);
+  return (x: Float64Array): number => {
+    let loss = NaN;
+    tf.tidy(() => {
+      const xd = tf.tensor4d(Float32Array.from(x.subarray(0, imageSize)), shape);
+      const args = labelsPerSample > 0 ? [xd, tf.tensor2d(Float32Array.from(x.subarray(imageSize)), [shape[0], labelsPerSample])] : [xd];
+      const { value, grads } = valueAndGrads(args);
+      loss = value.dataSync()[0];
+      grad.set(grads[0].dataSync());
+      if (labelsPerSample > 0) grad.set(grads[1].dataSync(), imageSize);
+    });
+    return loss;
+  };
+}

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { loadImage } from '../lib/image';
-import { dlgCli, ROOT, ASTRONAUT } from './dlg-cli';
+import { dlgCli, ROOT, ASTRONAUT, assertUsageError } from './dlg-cli';
 
 const COFFEE = path.join(ROOT, 'datasets/natural/coffee.png');
 
@@ -57,13 +57,7 @@ describe('npm run dlg -- --batch N (command line)', () => {
   ];
   for (const [args, message] of bad) {
     it(`bad input ${JSON.stringify(args.map((a) => path.basename(a)))}: one error line, exit code 2`, () => {
-      const r = dlgCli(args);
-      assert.equal(r.code, 2, r.stderr);
-      assert.equal(r.stdout, '');
-      const lines = r.stderr.trim().split('\n');
-      assert.equal(lines.length, 1, r.stderr);
-      assert.match(lines[0], /^error: /);
-      assert.match(lines[0], message);
+      assertUsageError(args, message);
     });
   }
 });

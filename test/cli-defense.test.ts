@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { dlgCli, ASTRONAUT } from './dlg-cli';
+import { dlgCli, ASTRONAUT, assertUsageError } from './dlg-cli';
 
 describe('npm run dlg -- --defense SPEC (command line)', () => {
   it('--defense prune:0.3: the attack runs on the pruned gradient and the JSON line names the defense', () => {
@@ -33,14 +33,8 @@ describe('npm run dlg -- --defense SPEC (command line)', () => {
   ];
   for (const [spec, message] of bad) {
     it(`bad spec --defense ${spec}: one error line listing the known forms, exit code 2, before any work`, () => {
-      const r = dlgCli(['--image', ASTRONAUT, '--label', '7', '--iterations', '3', '--defense', spec, '--json']);
-      assert.equal(r.code, 2);
-      assert.equal(r.stdout, '');
-      const lines = r.stderr.trim().split('\n');
-      assert.equal(lines.length, 1, r.stderr);
-      assert.match(lines[0], /^error: /);
-      assert.match(lines[0], message);
-      assert.match(lines[0], /known forms: none, gaussian:VARIANCE, laplacian:VARIANCE, fp16, int8, prune:RATIO/);
+      const line = assertUsageError(['--image', ASTRONAUT, '--label', '7', '--iterations', '3', '--defense', spec, '--json'], message);
+      assert.match(line, /known forms: none, gaussian:VARIANCE, laplacian:VARIANCE, fp16, int8, prune:RATIO/);
     });
   }
 });

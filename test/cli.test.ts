@@ -5,7 +5,7 @@ import * as path from 'path';
 import { parseArgs, UsageError } from '../lib/cli/args';
 import { loadImage } from '../lib/image';
 
-import { dlgCli, ROOT, ASTRONAUT } from './dlg-cli';
+import { dlgCli, ROOT, ASTRONAUT, assertUsageError } from './dlg-cli';
 
 describe('npm run dlg (command line)', () => {
   it('attacks a PNG and prints one JSON line with the metrics; --out writes the progress grid and the reconstruction', () => {
@@ -40,13 +40,7 @@ describe('npm run dlg (command line)', () => {
   ];
   for (const [args, message] of bad) {
     it(`bad input ${JSON.stringify(args)}: one error line, exit code 2`, () => {
-      const r = dlgCli(args);
-      assert.equal(r.code, 2);
-      assert.equal(r.stdout, '');
-      const lines = r.stderr.trim().split('\n');
-      assert.equal(lines.length, 1, r.stderr);
-      assert.match(lines[0], /^error: /);
-      assert.match(lines[0], message);
+      assertUsageError(args, message);
     });
   }
 });

@@ -11,7 +11,7 @@ import { scoreTokens } from '../lib/text/metrics';
 import { bert, disposeBert } from '../lib/models/bert';
 import { mlmGradient } from '../lib/text/client';
 import { textDlg, textDlgOptions } from '../lib/attacks/text';
-import { dlgCli } from './dlg-cli';
+import { dlgCli, assertUsageError } from './dlg-cli';
 import type { Tensor2D } from '@tensorflow/tfjs';
 
 /** The paper's three example sentences (../shared/PAPER.md). */
@@ -180,13 +180,7 @@ describe('npm run dlg -- --text', () => {
   ];
   for (const [args, message] of bad) {
     it(`bad input ${JSON.stringify(args).slice(0, 60)}: one error line, exit code 2`, () => {
-      const r = dlgCli(args);
-      assert.equal(r.code, 2);
-      assert.equal(r.stdout, '');
-      const lines = r.stderr.trim().split('\n');
-      assert.equal(lines.length, 1, r.stderr);
-      assert.match(lines[0], /^error: /);
-      assert.match(lines[0], message);
+      assertUsageError(args, message);
     });
   }
 });

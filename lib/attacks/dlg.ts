@@ -14,7 +14,7 @@ import { createRng } from '../rng';
 import { createLbfgs } from '../lbfgs';
 import { dlgConfig } from '../config';
 import type { DlgConfig } from '../config';
-import { parameterGradients, gradientDistance } from '../gradients';
+import { parameterGradients, gradientDistance, flatObjective } from '../gradients';
 import { softmax, oneHot } from '../nn';
 import type { Model } from '../model';
 import { recoverLabels } from './labels';
@@ -101,11 +101,10 @@ export function dlg(model: Model, shared: Tensor[], options: DlgOptions = {}): D
   for (let i = 0; i < imageSize; i++) x0[i] = config.init === 'normal' ? rng.normal() : rng.next();
   for (let i = imageSize; i < x0.length; i++) x0[i] = rng.normal();
 
-  const objective = (xd: Tensor, yd?: Tensor) => {
-    const target = yd === undefined ? (fixedTarget as Tensor2D) : softmax(yd as Tensor2D);
-    return gradientDistance(parameterGradients(model, xd as Tensor4D, target), shared);
+  const objective = (xd: Tensor4D, yd?: Tensor2D) => {
+    const target = yd === undefined ? (fixedTarget as Tensor2D) : softmax(yd);
+    return gradientDistance(parameterGradients(model, xd, target), shared);
   };
-  const valueAndGrads = tf.valueAndGrads(objective);
 
   let evals = 0;
   const grad = new Float64Array(x0.length);
@@ -115,19 +114,10 @@ export function dlg(model: Model, shared: Tensor[], options: DlgOptions = {}): D
   if (config.engine === 'fused' && fused === null) {
     throw new Error(`engine 'fused': ${model.name} has no conv-stack structure (see lib/fused/structure.ts); use engine 'tfjs' or 'auto'`);
   }
+  const evaluate = fused !== null ? (x: Float64Array) => fused.evaluate(x, grad) : flatObjective(objective, shape, jointLabel ? k : 0, grad);
   const closure = (x: Float64Array) => {
     evals++;
-    if (fused !== null) return { loss: fused.evaluate(x, grad), grad };
-    let loss = NaN;
-    tf.tidy(() => {
-      const xd = tf.tensor4d(Float32Array.from(x.subarray(0, imageSize)), shape);
-      const args = jointLabel ? [xd, tf.tensor2d(Float32Array.from(x.subarray(imageSize)), [batchSize, k])] : [xd];
-      const { value, grads } = valueAndGrads(args);
-      loss = value.dataSync()[0];
-      grad.set(grads[0].dataSync());
-      if (jointLabel) grad.set(grads[1].dataSync(), imageSize);
-    });
-    return { loss, grad };
+    return { loss: evaluate(x), grad };
   };
 
   const sharedNorm2 = tf.tidy(() => tf.addN(shared.map((g) => tf.sum(tf.square(g)))).dataSync()[0]);

@@ -25,7 +25,7 @@
 import { tf } from '../engine';
 import { createRng } from '../rng';
 import { createAdam } from '../adam';
-import { parameterGradients } from '../gradients';
+import { parameterGradients, flatObjective } from '../gradients';
 import { softmax, oneHot } from '../nn';
 import type { Model } from '../model';
 import { idlgLabel } from './labels';
@@ -208,22 +208,12 @@ export function invertingGradients(model: Model, shared: Tensor[], options: Inve
   const joint = fixedLabels === undefined;
   const target = joint ? undefined : oneHot(fixedLabels, k);
   const objective = invertingObjective(model, shared, { tv: config.tv, weights, target });
-  const valueAndGrads = tf.valueAndGrads((x: Tensor, y?: Tensor) => objective(x as Tensor4D, y as Tensor2D | undefined));
-
   let evals = 0;
   const grad = new Float64Array(imageSize + (joint ? batchSize * k : 0));
+  const evaluate = flatObjective(objective, shape, joint ? k : 0, grad);
   const closure = (x: Float64Array): number => {
     evals++;
-    let loss = NaN;
-    tf.tidy(() => {
-      const xd = tf.tensor4d(Float32Array.from(x.subarray(0, imageSize)), shape);
-      const args = joint ? [xd, tf.tensor2d(Float32Array.from(x.subarray(imageSize)), [batchSize, k])] : [xd];
-      const { value, grads } = valueAndGrads(args);
-      loss = value.dataSync()[0];
-      grad.set(grads[0].dataSync());
-      if (joint) grad.set(grads[1].dataSync(), imageSize);
-    });
-    return loss;
+    return evaluate(x);
   };
 
   const rng = createRng(config.seed);

@@ -16,7 +16,7 @@
  * and reconstruction.png (the final batch above the truth).
  */
 import * as path from 'path';
-import { backendInfo, backendName } from '../backend';
+import { runFields } from './report';
 import { UsageError } from './args';
 import type { FlagSpec, Parsed } from './args';
 import { loadImage, savePng, makeGrid } from '../image';
@@ -142,16 +142,7 @@ export function runBatch(args: Parsed): void {
     label_accuracy: labelAccuracy(result.labels, labels),
     label_strategy: labelStrategy,
     batch_update: batchUpdate,
-    status: result.status,
-    iterations: result.iterations,
-    evals: result.evals,
-    seconds: result.seconds,
-    gradient_distance: result.distance,
-    seed,
-    defense: defenseName,
-    line_search: args.paper ? 'none' : lineSearch,
-    backend: backendName(),
-    backend_info: backendInfo(),
+    ...runFields(result, { seed, defense: defenseName, lineSearch: args.paper ? 'none' : lineSearch }),
   };
   process.stdout.write(JSON.stringify(line) + '\n');
 }

@@ -13,7 +13,7 @@
  * --text "a sentence" (DLG on a BERT masked language model; decoded text and token accuracy): lib/cli/dlg-text.ts.
  */
 import * as path from 'path';
-import { backendInfo, backendName } from '../backend';
+import { runFields } from './report';
 import { parseArgs, usage, runMain, UsageError } from './args';
 import type { FlagSpec } from './args';
 import { loadImage, savePng, makeGrid } from '../image';
@@ -109,16 +109,7 @@ function main(): void {
     recovered: s.recovered,
     label: result.labels[0],
     label_ok: result.labels[0] === label,
-    status: result.status,
-    iterations: result.iterations,
-    evals: result.evals,
-    seconds: result.seconds,
-    gradient_distance: result.distance,
-    seed,
-    defense: defenseName,
-    line_search: args.paper ? 'none' : lineSearch,
-    backend: backendName(),
-    backend_info: backendInfo(),
+    ...runFields(result, { seed, defense: defenseName, lineSearch: args.paper ? 'none' : lineSearch }),
   };
   process.stdout.write(JSON.stringify(line) + '\n');
 }
