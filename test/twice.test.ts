@@ -9,7 +9,8 @@ import { tf } from '../lib/backend';
 import { withStockGradients, TWICE_DIFFERENTIABLE_KERNELS } from '../lib/twice';
 import { crossEntropy, logSoftmax, softmax } from '../lib/nn';
 import { createRng, normalArray } from '../lib/rng';
-import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
+import { gelu, layerNorm } from '../lib/models/bert';
+import type { Tensor, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs';
 
 type Build = (w: Tensor, x: Tensor) => Tensor;
 
@@ -20,6 +21,8 @@ interface Case {
   build: Build;
   /** true when tfjs's stock gradient of this op is wrong at second order (or missing) */
   stockWrong: boolean;
+  /** Finite-difference step (default 5e-3; smaller for strongly curved compositions). */
+  eps?: number;
 }
 
 function randomTensor(shape: number[], seed: number, scale = 1): Tensor {
@@ -40,7 +43,8 @@ function secondOrderError(c: Case): number {
     const analytic = tf.sum(tf.mul(tf.grad(D)(x), v)).dataSync()[0];
     const fd = (eps: number) =>
       (D(tf.add(x, tf.mul(v, eps))).dataSync()[0] - D(tf.sub(x, tf.mul(v, eps))).dataSync()[0]) / (2 * eps);
-    const numeric = (4 * fd(5e-3) - fd(1e-2)) / 3; // Richardson: O(eps^4)
+    const eps = c.eps ?? 5e-3;
+    const numeric = (4 * fd(eps) - fd(2 * eps)) / 3; // Richardson: O(eps^4)
     return Math.abs(analytic - numeric) / Math.max(Math.abs(numeric), 1e-3);
   });
 }
@@ -62,6 +66,16 @@ const CASES: Case[] = [
   { name: 'matMul + bias + relu', wShape: [4, 3], xShape: [3, 4], build: (w, x) => sumOf(tf.square(tf.relu(tf.add(tf.matMul(x as Tensor2D, w as Tensor2D), 0.1)))), stockWrong: false },
   { name: 'transpose + reshape (NCHW flatten)', wShape: [12, 2], xShape: [1, 2, 3, 2],
     build: (w, x) => sumOf(tf.square(tf.matMul(tf.reshape(tf.transpose(tf.square(x), [0, 3, 1, 2]), [1, 12]) as Tensor2D, w as Tensor2D))), stockWrong: false },
+  // the BERT attack path (lib/models/bert.ts)
+  { name: 'GELU (erf)', wShape: [4, 3], xShape: [2, 4], build: (w, x) => sumOf(gelu(tf.matMul(x as Tensor2D, w as Tensor2D))), stockWrong: false },
+  { name: 'LayerNorm (mean, rsqrt)', wShape: [4, 6], xShape: [3, 4],
+    build: (w, x) => sumOf(layerNorm(tf.matMul(x as Tensor2D, w as Tensor2D), randomTensor([6], 7), randomTensor([6], 8), 1e-5)), stockWrong: false, eps: 1e-3 },
+  { name: 'self-attention (batched matMul, transposes, softmax over the last axis)', wShape: [4, 8], xShape: [3, 4],
+    build: (w, x) => {
+      const h = tf.transpose(tf.reshape(tf.matMul(x as Tensor2D, w as Tensor2D), [3, 2, 4]), [1, 0, 2]) as Tensor3D;
+      const probs = tf.softmax(tf.mul(tf.matMul(h, h, false, true), 0.5), -1) as Tensor3D;
+      return sumOf(tf.matMul(probs, h));
+    }, stockWrong: true, eps: 2e-3 },
 ];
 
 describe('second-order gradients vs finite differences', () => {
