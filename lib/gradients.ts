@@ -79,3 +79,22 @@ export function flatObjective(
     return loss;
   };
 }
+
+/** What checkShared needs of a model (LeNet-style models and the BERT-MLM alike). */
+export interface ParameterList {
+  readonly name: string;
+  readonly paramNames: readonly string[];
+  readonly params: readonly Tensor[];
+}
+
+/** A shared gradient must hold one tensor per parameter, each of its parameter's shape: a clear error otherwise. */
+export function checkShared(model: ParameterList, shared: Tensor[]): void {
+  if (!Array.isArray(shared) || shared.length !== model.params.length) {
+    throw new Error(`shared gradient has ${Array.isArray(shared) ? shared.length : 'no'} tensors; ${model.name} has ${model.params.length} parameters`);
+  }
+  shared.forEach((g, i) => {
+    if (g.shape.join() !== model.params[i].shape.join()) {
+      throw new Error(`shared gradient ${model.paramNames[i]} has shape ${JSON.stringify(g.shape)}, expected ${JSON.stringify(model.params[i].shape)}`);
+    }
+  });
+}

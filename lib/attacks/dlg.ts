@@ -14,10 +14,10 @@ import { createRng } from '../rng';
 import { createLbfgs } from '../lbfgs';
 import { dlgConfig } from '../config';
 import type { DlgConfig } from '../config';
-import { parameterGradients, gradientDistance, flatObjective } from '../gradients';
+import { parameterGradients, gradientDistance, flatObjective, checkShared } from '../gradients';
 import { softmax, oneHot } from '../nn';
 import type { Model } from '../model';
-import { recoverLabels } from './labels';
+import { recoverLabels, argmaxRows } from './labels';
 import { createRoundRobin } from '../round-robin';
 import type { Stepper } from '../round-robin';
 import { fusedObjective } from '../fused/lenet-objective';
@@ -182,16 +182,6 @@ export function dlg(model: Model, shared: Tensor[], options: DlgOptions = {}): D
 }
 
 /** The shared gradient must match the model's parameters one to one. */
-function checkShared(model: Model, shared: Tensor[]): void {
-  if (!Array.isArray(shared) || shared.length !== model.params.length) {
-    throw new Error(`shared gradient has ${Array.isArray(shared) ? shared.length : 'no'} tensors; ${model.name} has ${model.params.length} parameters`);
-  }
-  shared.forEach((g, i) => {
-    if (g.shape.join() !== model.params[i].shape.join()) {
-      throw new Error(`shared gradient ${model.paramNames[i]} has shape ${JSON.stringify(g.shape)}, expected ${JSON.stringify(model.params[i].shape)}`);
-    }
-  });
-}
 
 /** Round-robin blocks: sample i's image values, then its label logits (x = [images NHWC, labels]). */
 function sampleBlocks(batchSize: number, perImage: number, perLabel: number): Int32Array[] {
@@ -209,12 +199,3 @@ function sameVector(a: Float64Array, b: Float64Array): boolean {
   return true;
 }
 
-function argmaxRows(v: ArrayLike<number>, rows: number, cols: number): number[] {
-  const out: number[] = [];
-  for (let r = 0; r < rows; r++) {
-    let best = 0;
-    for (let j = 1; j < cols; j++) if (v[r * cols + j] > v[r * cols + best]) best = j;
-    out.push(best);
-  }
-  return out;
-}

@@ -25,10 +25,10 @@
 import { tf } from '../engine';
 import { createRng } from '../rng';
 import { createAdam } from '../adam';
-import { parameterGradients, flatObjective } from '../gradients';
+import { parameterGradients, flatObjective, checkShared } from '../gradients';
 import { softmax, oneHot } from '../nn';
 import type { Model } from '../model';
-import { idlgLabel } from './labels';
+import { idlgLabel, argmaxRows } from './labels';
 import type { DlgResult, DlgSnapshot, DlgStatus } from './dlg';
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 
@@ -296,23 +296,4 @@ export function invertingGradients(model: Model, shared: Tensor[], options: Inve
 }
 
 /** The shared gradient must match the model's parameters one to one. */
-function checkShared(model: Model, shared: Tensor[]): void {
-  if (!Array.isArray(shared) || shared.length !== model.params.length) {
-    throw new Error(`shared gradient has ${Array.isArray(shared) ? shared.length : 'no'} tensors; ${model.name} has ${model.params.length} parameters`);
-  }
-  shared.forEach((g, i) => {
-    if (g.shape.join() !== model.params[i].shape.join()) {
-      throw new Error(`shared gradient ${model.paramNames[i]} has shape ${JSON.stringify(g.shape)}, expected ${JSON.stringify(model.params[i].shape)}`);
-    }
-  });
-}
 
-function argmaxRows(v: ArrayLike<number>, rows: number, cols: number): number[] {
-  const out: number[] = [];
-  for (let r = 0; r < rows; r++) {
-    let best = 0;
-    for (let j = 1; j < cols; j++) if (v[r * cols + j] > v[r * cols + best]) best = j;
-    out.push(best);
-  }
-  return out;
-}

@@ -150,3 +150,14 @@ export function labelAccuracy(recovered: number[], truth: number[]): number {
   }
   return truth.length === 0 ? 1 : hit / truth.length;
 }
+
+/** Argmax of each row of a row-major [rows, cols] array: the labels of optimised dummy label logits. */
+export function argmaxRows(v: ArrayLike<number>, rows: number, cols: number): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let j = 1; j < cols; j++) if (v[r * cols + j] > v[r * cols + best]) best = j;
+    out.push(best);
+  }
+  return out;
+}

@@ -17,7 +17,7 @@ import { createRng } from '../rng';
 import { createLbfgs, LBFGS_DEFAULTS } from '../lbfgs';
 import type { LbfgsOptions } from '../lbfgs';
 import { createAdam } from '../adam';
-import { gradientDistance } from '../gradients';
+import { gradientDistance, checkShared } from '../gradients';
 import { softmax } from '../nn';
 import type { Bert } from '../models/bert';
 import { nearestTokens } from '../text/decode';
@@ -250,13 +250,3 @@ export function textDlg(model: Bert, shared: Tensor[], shape: TextShape, overrid
 }
 
 /** The shared gradient must match the model's parameters one to one. */
-function checkShared(model: Bert, shared: Tensor[]): void {
-  if (!Array.isArray(shared) || shared.length !== model.params.length) {
-    throw new Error(`shared gradient has ${Array.isArray(shared) ? shared.length : 'no'} tensors; ${model.name} has ${model.params.length} parameters`);
-  }
-  shared.forEach((g, i) => {
-    if (g.shape.join() !== model.params[i].shape.join()) {
-      throw new Error(`shared gradient ${model.paramNames[i]} has shape ${JSON.stringify(g.shape)}, expected ${JSON.stringify(model.params[i].shape)}`);
-    }
-  });
-}
