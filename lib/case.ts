@@ -9,6 +9,8 @@ import { oneHot } from './nn';
 import { disposeModel } from './model';
 import type { Model } from './model';
 import type { Img } from './image';
+import { applyDefense } from './defenses';
+import type { Defense } from './defenses';
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs';
 
 export interface Case {
@@ -55,6 +57,16 @@ export function stackImages(images: Img[]): Tensor4D {
   const data = new Float32Array(images.length * height * width * channels);
   images.forEach((img, i) => data.set(img.data, i * img.data.length));
   return tf.tensor4d(data, [images.length, height, width, channels]);
+}
+
+/**
+ * The client defends its gradient before sharing it (lib/defenses): `c.shared` becomes the defended
+ * gradient, seeded from `seed`, and the undefended one is disposed. The attacker only ever sees the result.
+ */
+export function defendCase(c: Case, defense: Defense | string, seed: number): void {
+  const original = c.shared;
+  c.shared = applyDefense(defense, original, seed);
+  tf.dispose(original);
 }
 
 /** Free the case's tensors (the model too unless it was passed in and is still in use elsewhere). */

@@ -16,22 +16,21 @@
  * and reconstruction.png (the final batch above the truth).
  */
 import * as path from 'path';
-import { runFields } from './report';
+import { runFields, stepProgress } from './report';
 import { UsageError } from './args';
 import type { FlagSpec, Parsed } from './args';
 import { loadImage, savePng, makeGrid } from '../image';
 import type { Img } from '../image';
-import { makeCase, disposeCase } from '../case';
+import { makeCase, disposeCase, defendCase } from '../case';
 import { dlg } from '../attacks/dlg';
 import { labelAccuracy } from '../attacks/labels';
 import { DEFAULT_DLG, PAPER_DLG, BATCH_TOLERANCES } from '../config';
 import type { BatchUpdate, LabelStrategy } from '../config';
 import { scoreBatch, batchImages, clip01 } from '../evaluate';
 import { matchImages } from '../match';
-import { tf } from '../engine';
 import { loadDataset, DATASETS } from '../data';
 import { createRng } from '../rng';
-import { parseDefense, canonicalDefense, applyDefense } from '../defenses';
+import { parseDefense, canonicalDefense } from '../defenses';
 import type { Defense } from '../defenses';
 
 const CLASSES = 100;
@@ -96,11 +95,8 @@ export function runBatch(args: Parsed): void {
   if (typeof args.labels === 'string') labels = parseLabels(args.labels, n);
 
   const c = makeCase({ images: truths, labels, seed, numClasses: CLASSES });
-  const original = c.shared;
-  c.shared = applyDefense(defense, original, seed);
-  tf.dispose(original);
+  defendCase(c, defense, seed);
   const base = args.paper ? PAPER_DLG : DEFAULT_DLG;
-  const quiet = args.json === true;
   const result = dlg(c.model, c.shared, {
     ...base,
     iterations,
@@ -110,9 +106,7 @@ export function runBatch(args: Parsed): void {
     batchUpdate: batchUpdate as BatchUpdate,
     // batches: tolerances scaled down (config.ts BATCH_TOLERANCES), except with --paper (the released settings)
     lbfgs: { ...base.lbfgs, ...(args.paper || n === 1 ? {} : BATCH_TOLERANCES), lineSearch: args.paper ? 'none' : (lineSearch as 'none' | 'strong_wolfe') },
-    onStep: quiet ? undefined : (it, dist) => {
-      if (it % 10 === 0) process.stderr.write(`iteration ${it}: gradient distance ${dist.toExponential(3)}\n`);
-    },
+    onStep: stepProgress(args.json === true),
   });
   const s = scoreBatch(result, truths);
   if (typeof args.out === 'string') {

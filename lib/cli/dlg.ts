@@ -13,16 +13,15 @@
  * --text "a sentence" (DLG on a BERT masked language model; decoded text and token accuracy): lib/cli/dlg-text.ts.
  */
 import * as path from 'path';
-import { runFields } from './report';
+import { runFields, stepProgress } from './report';
 import { parseArgs, usage, runMain, UsageError } from './args';
 import type { FlagSpec } from './args';
 import { loadImage, savePng, makeGrid } from '../image';
-import { makeCase, disposeCase } from '../case';
+import { makeCase, disposeCase, defendCase } from '../case';
 import { dlg } from '../attacks/dlg';
 import { DEFAULT_DLG, PAPER_DLG } from '../config';
 import { score, imageAt, clip01 } from '../evaluate';
-import { tf } from '../engine';
-import { parseDefense, canonicalDefense, applyDefense, knownDefenseForms } from '../defenses';
+import { parseDefense, canonicalDefense, knownDefenseForms } from '../defenses';
 import type { Defense } from '../defenses';
 import { BATCH_SPEC, runBatch } from './dlg-batch';
 import { mainText } from './dlg-text';
@@ -77,21 +76,15 @@ function main(): void {
 
   const truth = loadImage(args.image, { size: 32, channels: 3 });
   const c = makeCase({ images: [truth], labels: [label], seed });
-  // The client defends its gradient before sharing it: the attacker only ever sees the result.
-  const original = c.shared;
-  c.shared = applyDefense(defense, original, seed);
-  tf.dispose(original);
+  defendCase(c, defense, seed);
   const base = args.paper ? PAPER_DLG : DEFAULT_DLG;
-  const quiet = args.json === true;
   const result = dlg(c.model, c.shared, {
     ...base,
     iterations,
     seed,
     label: labelStrategy,
     lbfgs: { ...base.lbfgs, lineSearch: args.paper ? 'none' : lineSearch },
-    onStep: quiet ? undefined : (it, d) => {
-      if (it % 10 === 0) process.stderr.write(`iteration ${it}: gradient distance ${d.toExponential(3)}\n`);
-    },
+    onStep: stepProgress(args.json === true),
   });
   const reconstruction = imageAt(result.data, result.shape, 0);
   const s = score(reconstruction, truth);

@@ -1,4 +1,4 @@
-/** The fields every attack's JSON line ends with (lib/cli/dlg.ts and dlg-batch.ts). */
+/** Pieces the image-attack CLIs share (lib/cli/dlg.ts and dlg-batch.ts): progress lines and the JSON line's tail. */
 import { backendInfo, backendName } from '../backend';
 import type { DlgResult } from '../attacks/dlg';
 
@@ -21,5 +21,13 @@ export function runFields(result: DlgResult, settings: RunSettings) {
     line_search: settings.lineSearch,
     backend: backendName(),
     backend_info: backendInfo(),
+  };
+}
+
+/** dlg()'s onStep for a CLI: the gradient distance every 10 iterations on stderr, nothing with --json. */
+export function stepProgress(quiet: boolean): ((iteration: number, distance: number) => void) | undefined {
+  if (quiet) return undefined;
+  return (it, d) => {
+    if (it % 10 === 0) process.stderr.write(`iteration ${it}: gradient distance ${d.toExponential(3)}\n`);
   };
 }

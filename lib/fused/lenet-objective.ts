@@ -188,6 +188,13 @@ export function fusedObjective(model: Model, shared: Tensor[], options: FusedObj
   // NCHW feature j of one sample <-> NHWC offset perm[j] in a_L
   const perm = new Int32Array(F);
   for (let c = 0; c < CL; c++) for (let hw = 0; hw < OHW; hw++) perm[c * OHW + hw] = hw * CL + c;
+  /** Flatten NHWC maps of the last conv (src) into NCHW-ordered features [B, F] (dst), as torch's view(). */
+  const toFeatures = (src: Float32Array, dst: Float64Array): void => {
+    for (let b = 0; b < B; b++) {
+      const fo = b * F, ao = b * OHW * CL;
+      for (let j = 0; j < F; j++) dst[fo + j] = src[ao + perm[j]];
+    }
+  };
 
   const f = new Float64Array(B * F);
   const fbar = new Float64Array(B * F);
@@ -216,11 +223,7 @@ export function fusedObjective(model: Model, shared: Tensor[], options: FusedObj
       conv2dForward(ly.inp, ly.w, ly.info, ly.a);
       activate(ly.a, ly.b, ly.channels, act);
     }
-    const aL = last.a;
-    for (let b = 0; b < B; b++) {
-      const fo = b * F, ao = b * OHW * CL;
-      for (let j = 0; j < F; j++) f[fo + j] = aL[ao + perm[j]];
-    }
+    toFeatures(last.a, f);
     for (let b = 0; b < B; b++) {
       const oo = b * K, fo = b * F;
       for (let k = 0; k < K; k++) o[oo + k] = bd[k];
@@ -308,11 +311,7 @@ export function fusedObjective(model: Model, shared: Tensor[], options: FusedObj
       secondOrder(act, a, da, adjDz, adjDa, adjZ);
     }
     // ---- adjoint of the dense layer and the loss
-    const adjDaL = last.adjDa;
-    for (let b = 0; b < B; b++) {
-      const fo = b * F, ao = b * OHW * CL;
-      for (let j = 0; j < F; j++) dfbar[fo + j] = adjDaL[ao + perm[j]];
-    }
+    toFeatures(last.adjDa, dfbar);
     for (let b = 0; b < B; b++) {
       const oo = b * K, fo = b * F;
       for (let k = 0; k < K; k++) ebar[oo + k] = gbarBd[k];
