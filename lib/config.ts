@@ -2,8 +2,8 @@
  * Paper defaults in one place. Sources: the paper (Zhu, Liu, Han, NeurIPS 2019), section 3
  * (Algorithm 1) and section 4.1, and the released code (mit-han-lab/dlg, main.py).
  */
-import type { LbfgsOptions } from './lbfgs';
-import { LBFGS_DEFAULTS } from './lbfgs';
+import type { LbfgsOptions } from './attacks/optim/lbfgs';
+import { LBFGS_DEFAULTS } from './attacks/optim/lbfgs';
 
 export type LabelStrategy = 'joint' | 'idlg' | 'distinct' | 'count';
 /** How a batch's dummies are updated (lib/round-robin.ts): all at once, or one sample per step. */
@@ -11,7 +11,7 @@ export type BatchUpdate = 'joint' | 'round-robin';
 export type DummyInit = 'normal' | 'uniform';
 /**
  * How the gradient distance and its gradient are computed: 'tfjs' (autodiff, any model), 'fused'
- * (lib/fused/: one flat-array pass, models with a conv-stack structure such as LeNet; same numbers to
+ * (lib/engine/fused.ts: one flat-array pass, models with a conv-stack structure such as LeNet; same numbers to
  * float32 rounding, several times faster), 'auto' (fused where the model supports it).
  */
 export type DlgEngine = 'auto' | 'tfjs' | 'fused';

@@ -1,11 +1,11 @@
 import { strict as assert } from 'assert';
 import * as path from 'path';
 import { tf } from '../lib/engine';
-import { loadImage, fromTensorData } from '../lib/image';
-import { makeCase, disposeCase } from '../lib/case';
+import { loadImage, fromTensorData } from '../lib/data/image';
+import { makeCase, disposeCase } from '../lib/cases/case';
 import { dense } from '../lib/models/dense';
 import { inputFromDenseGradient } from '../lib/attacks/analytic';
-import { mse } from '../lib/metrics';
+import { mse } from '../lib/analysis/metrics';
 
 const photo = (name: string) => loadImage(path.join(__dirname, '../../datasets/natural', name + '.png'), { size: 32, channels: 3 });
 

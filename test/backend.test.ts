@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { tf, backendName, backendInfo } from '../lib/backend';
+import { tf, backendName, backendInfo } from '../lib/engine/backend';
 
 describe('backend', () => {
   it('loads a working TensorFlow.js backend and reports it', () => {

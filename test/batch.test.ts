@@ -1,12 +1,12 @@
 import { strict as assert } from 'assert';
 import { tf } from '../lib/engine';
-import { makeCase, disposeCase } from '../lib/case';
+import { makeCase, disposeCase } from '../lib/cases/case';
 import { dlg } from '../lib/attacks/dlg';
-import { createRoundRobin } from '../lib/round-robin';
-import { scoreBatch, batchMseCurve } from '../lib/evaluate';
+import { createRoundRobin } from '../lib/attacks/optim/round-robin';
+import { scoreBatch, batchMseCurve } from '../lib/analysis/score';
 import { BATCH_TOLERANCES, DEFAULT_DLG } from '../lib/config';
 import { loadDataset } from '../lib/data';
-import { resize } from '../lib/image';
+import { resize } from '../lib/data/image';
 
 // Fashion-MNIST downsampled to 16x16 (as notebook 03): cheap enough for a test
 const data = loadDataset('fashion-mnist', { limit: 8 });

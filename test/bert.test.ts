@@ -5,11 +5,11 @@
  */
 import { strict as assert } from 'assert';
 import { tf } from '../lib/engine';
-import { withStockGradients } from '../lib/twice';
-import { crossEntropy, softmax } from '../lib/nn';
+import { withStockGradients } from '../lib/engine/twice';
+import { crossEntropy, softmax } from '../lib/models/nn';
 import { createRng, normalArray } from '../lib/rng';
 import { bert, bertConfig, disposeBert, layerNorm, gelu, selfAttention } from '../lib/models/bert';
-import { mlmGradient } from '../lib/text/client';
+import { mlmGradient } from '../lib/cases/text';
 import { textObjective } from '../lib/attacks/text';
 import type { Tensor, Tensor2D } from '@tensorflow/tfjs';
 
@@ -81,7 +81,7 @@ describe('BERT ops: second-order gradients vs finite differences', () => {
     });
   }
   for (const c of OPS.filter((k) => k.stockWrong)) {
-    it(`${c.name}: wrong with tfjs's stock gradients (why lib/twice.ts is needed)`, () => {
+    it(`${c.name}: wrong with tfjs's stock gradients (why lib/engine/twice.ts is needed)`, () => {
       const err = withStockGradients(() => secondOrderError(c.wShape, c.xShape, c.h));
       assert.ok(err > 0.01, `stock relative error only ${err}`);
     });

@@ -2,7 +2,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { loadImage } from '../lib/image';
+import { loadImage } from '../lib/data/image';
 import { dlgCli, ROOT, ASTRONAUT, assertUsageError } from './dlg-cli';
 
 const COFFEE = path.join(ROOT, 'datasets/natural/coffee.png');

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseArgs, UsageError } from '../lib/cli/args';
-import { loadImage } from '../lib/image';
+import { loadImage } from '../lib/data/image';
 
 import { dlgCli, ROOT, ASTRONAUT, assertUsageError } from './dlg-cli';
 

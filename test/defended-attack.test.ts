@@ -1,14 +1,14 @@
 import { strict as assert } from 'assert';
 import * as path from 'path';
-import { runParallel } from '../lib/parallel';
-import { run } from '../lib/tasks/defended-attack';
-import type { DefendedAttackJob, DefendedAttackResult } from '../lib/tasks/defended-attack';
+import { runParallel } from '../lib/experiments/parallel';
+import { run } from '../lib/experiments/defended-attack';
+import type { DefendedAttackJob, DefendedAttackResult } from '../lib/experiments/defended-attack';
 
-const TASK = path.join(__dirname, '../lib/tasks/defended-attack.js');
+const TASK = path.join(__dirname, '../lib/experiments/defended-attack.js');
 const IMAGE = path.join(__dirname, '../../datasets/natural/astronaut.png');
 const job = (defense: string, iterations = 2): DefendedAttackJob => ({ image: IMAGE, label: 7, seed: 1, iterations, defense });
 
-describe('defended attack task (lib/tasks/defended-attack)', () => {
+describe('defended attack task (lib/experiments/defended-attack)', () => {
   let none: DefendedAttackResult;
   let pruned: DefendedAttackResult;
 

@@ -1,11 +1,11 @@
 import { strict as assert } from 'assert';
 import * as path from 'path';
 import { tf } from '../lib/engine';
-import { loadImage } from '../lib/image';
-import { makeCase, disposeCase } from '../lib/case';
+import { loadImage } from '../lib/data/image';
+import { makeCase, disposeCase } from '../lib/cases/case';
 import { dlg } from '../lib/attacks/dlg';
 import { idlgLabel } from '../lib/attacks/labels';
-import { score, imageAt, mseCurve } from '../lib/evaluate';
+import { score, imageAt, mseCurve } from '../lib/analysis/score';
 import { dlgConfig, PAPER_DLG, DEFAULT_DLG } from '../lib/config';
 
 const photo = (name: string) => loadImage(path.join(__dirname, '../../datasets/natural', name + '.png'), { size: 32, channels: 3 });

@@ -1,13 +1,13 @@
 import { strict as assert } from 'assert';
 import { tf } from '../lib/engine';
 import { lenet } from '../lib/models/lenet';
-import { makeCase, disposeCase } from '../lib/case';
+import { makeCase, disposeCase } from '../lib/cases/case';
 import { loadDataset } from '../lib/data';
-import { score, imageAt } from '../lib/evaluate';
-import { trainWithDefense } from '../lib/train';
-import { federatedRound, disposeView, applyRound, roundOptions } from '../lib/federated';
-import type { Client, ServerView } from '../lib/federated';
-import { attackServerView, gradientEstimate } from '../lib/federated-attack';
+import { score, imageAt } from '../lib/analysis/score';
+import { trainWithDefense } from '../lib/cases/train';
+import { federatedRound, disposeView, applyRound, roundOptions } from '../lib/cases/federated';
+import type { Client, ServerView } from '../lib/cases/federated';
+import { attackServerView, gradientEstimate } from '../lib/attacks/federated';
 import type { Tensor } from '@tensorflow/tfjs';
 
 const lfw = loadDataset('lfw', { limit: 8 });

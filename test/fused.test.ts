@@ -3,19 +3,20 @@ import * as path from 'path';
 import * as v8 from 'v8';
 import * as vm from 'vm';
 import { tf } from '../lib/engine';
-import { parameterGradients, gradientDistance } from '../lib/gradients';
-import { softmax, oneHot } from '../lib/nn';
+import { parameterGradients } from '../lib/models/gradients';
+import { gradientDistance } from '../lib/attacks/objective';
+import { softmax, oneHot } from '../lib/models/nn';
 import { lenet } from '../lib/models/lenet';
-import { disposeModel } from '../lib/model';
-import type { Model } from '../lib/model';
-import { fusedObjective } from '../lib/fused/lenet-objective';
-import { fusedDistance } from '../lib/fused/tfjs-op';
-import { loadImage } from '../lib/image';
-import { makeCase, disposeCase } from '../lib/case';
+import { disposeModel } from '../lib/models/model';
+import type { Model } from '../lib/models/model';
+import { fusedObjective } from '../lib/engine/fused';
+import { fusedDistance } from './helpers/fused-op';
+import { loadImage } from '../lib/data/image';
+import { makeCase, disposeCase } from '../lib/cases/case';
 import { dlg } from '../lib/attacks/dlg';
 import { dlgConfig } from '../lib/config';
-import { LBFGS_DEFAULTS } from '../lib/lbfgs';
-import { mse } from '../lib/metrics';
+import { LBFGS_DEFAULTS } from '../lib/attacks/optim/lbfgs';
+import { mse } from '../lib/analysis/metrics';
 import { loadGolden, goldenModel, goldenImages, goldenDummies, relativeError } from './golden';
 import type { GoldenCase } from './golden';
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
@@ -60,7 +61,7 @@ function toNchw(v: ArrayLike<number>, c: GoldenCase): Float64Array {
   return out;
 }
 
-describe('fused DLG objective (lib/fused/lenet-objective.ts)', () => {
+describe('fused DLG objective (lib/engine/fused.ts)', () => {
   for (const c of golden.cases) {
     for (const joint of c.labels.length === 1 || c.name.endsWith('b2') ? [true, false] : [true]) {
       it(`${c.name}, ${joint ? 'joint' : 'fixed'} label: value and gradients = tfjs autodiff (rel. < 1e-5) and PyTorch float64 (rel. < 5e-6)`, () => {

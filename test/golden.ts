@@ -4,9 +4,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { tf } from '../lib/backend';
+import { tf } from '../lib/engine/backend';
 import { lenet } from '../lib/models/lenet';
-import type { Model, ActivationName } from '../lib/model';
+import type { Model, ActivationName } from '../lib/models/model';
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs';
 
 export interface GoldenCase {

@@ -8,8 +8,8 @@ import * as os from 'os';
 import * as path from 'path';
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { fromTensorData, loadImage, makeGrid, resize, savePng, toPngBuffer } from '../lib/image';
-import type { Img } from '../lib/image';
+import { fromTensorData, loadImage, makeGrid, resize, savePng, toPngBuffer } from '../lib/data/image';
+import type { Img } from '../lib/data/image';
 
 /** An image whose value at (y, x, c) is f(y, x, c). */
 function makeImg(height: number, width: number, channels: number, f: (y: number, x: number, c: number) => number): Img {

@@ -1,17 +1,17 @@
 import { strict as assert } from 'assert';
 import { tf } from '../lib/engine';
-import { createAdam } from '../lib/adam';
+import { createAdam } from '../lib/attacks/optim/adam';
 import { lenet } from '../lib/models/lenet';
-import { makeCase, disposeCase } from '../lib/case';
+import { makeCase, disposeCase } from '../lib/cases/case';
 import { loadDataset } from '../lib/data';
-import { score, imageAt } from '../lib/evaluate';
+import { score, imageAt } from '../lib/analysis/score';
 import { createRng, normalArray, uniformArray } from '../lib/rng';
-import { oneHot } from '../lib/nn';
+import { oneHot } from '../lib/models/nn';
 import {
   invertingGradients, invertingObjective, cosineDistance, totalVariation, scheduledLr, PAPER_INVERTING, DEFAULT_INVERTING,
 } from '../lib/attacks/inverting';
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
-import type { Model } from '../lib/model';
+import type { Model } from '../lib/models/model';
 
 const digits = loadDataset('digits', { limit: 8 });
 const digitCase = (i: number, activation: 'sigmoid' | 'relu' = 'sigmoid') =>

@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import type { Tensor, Tensor2D, Tensor4D, TensorInfo, NamedAttrMap, KernelFunc, DataType } from '@tensorflow/tfjs';
-import { tf } from '../lib/backend';
-import '../lib/twice';
+import { tf } from '../lib/engine/backend';
+import '../lib/engine/twice';
 import {
   installFastKernels,
   uninstallFastKernels,
@@ -10,12 +10,13 @@ import {
   fastKernelFunc,
   FAST_KERNEL_NAMES,
   CONV_KERNEL_NAMES,
-} from '../lib/kernels';
-import type { FastKernelName } from '../lib/kernels';
+} from '../lib/engine/kernels';
+import type { FastKernelName } from '../lib/engine/kernels';
 import { lenet } from '../lib/models/lenet';
-import { parameterGradients, gradientDistance } from '../lib/gradients';
-import { softmax, oneHot } from '../lib/nn';
-import { disposeModel } from '../lib/model';
+import { parameterGradients } from '../lib/models/gradients';
+import { gradientDistance } from '../lib/attacks/objective';
+import { softmax, oneHot } from '../lib/models/nn';
+import { disposeModel } from '../lib/models/model';
 
 type Pad = 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];
 

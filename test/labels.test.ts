@@ -1,11 +1,12 @@
 import { strict as assert } from 'assert';
 import { tf } from '../lib/engine';
-import { makeCase, disposeCase } from '../lib/case';
-import { idlgLabel, distinctLabels, countLabels, recoverLabels, labelAccuracy, meanSoftmaxOnDummies } from '../lib/attacks/labels';
+import { makeCase, disposeCase } from '../lib/cases/case';
+import { idlgLabel, distinctLabels, countLabels, recoverLabels, meanSoftmaxOnDummies } from '../lib/attacks/labels';
+import { labelAccuracy } from '../lib/analysis/labels';
 import { dlg } from '../lib/attacks/dlg';
 import { loadDataset } from '../lib/data';
 import { createRng } from '../lib/rng';
-import type { Model } from '../lib/model';
+import type { Model } from '../lib/models/model';
 import type { Tensor } from '@tensorflow/tfjs';
 
 const data = loadDataset('fashion-mnist');

@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { createLbfgs, cubicInterpolate, strongWolfe, Closure, LbfgsOptions, LBFGS_DEFAULTS } from '../lib/lbfgs';
+import { createLbfgs, cubicInterpolate, strongWolfe, Closure, LbfgsOptions, LBFGS_DEFAULTS } from '../lib/attacks/optim/lbfgs';
 
 // Golden iterates of torch.optim.LBFGS written by test/golden/lbfgs_golden.py (float64, torch 2.13).
 interface GoldenStep { x: (number | null)[]; loss: number | null; funcEvals: number; nIter: number }

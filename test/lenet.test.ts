@@ -1,9 +1,10 @@
 import { strict as assert } from 'assert';
-import { tf } from '../lib/backend';
-import { parameterGradients, gradientDistance, lossValue } from '../lib/gradients';
-import { softmax, oneHot } from '../lib/nn';
+import { tf } from '../lib/engine/backend';
+import { parameterGradients, lossValue } from '../lib/models/gradients';
+import { gradientDistance } from '../lib/attacks/objective';
+import { softmax, oneHot } from '../lib/models/nn';
 import { lenet } from '../lib/models/lenet';
-import { parameterCount, disposeModel } from '../lib/model';
+import { parameterCount, disposeModel } from '../lib/models/model';
 import { loadGolden, goldenModel, goldenImages, goldenDummies, relativeError, toTorchLayout } from './golden';
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 

@@ -1,8 +1,8 @@
 import { strict as assert } from 'assert';
-import { hungarian, matchImages } from '../lib/match';
+import { hungarian, matchImages } from '../lib/analysis/match';
 import { createRng } from '../lib/rng';
 import { loadDataset } from '../lib/data';
-import type { Img } from '../lib/image';
+import type { Img } from '../lib/data/image';
 
 /** Minimum total over all injective row -> column maps, by brute force. */
 function bruteForce(cost: number[][]): number {

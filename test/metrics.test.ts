@@ -5,8 +5,8 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { mse, psnr, ssim } from '../lib/metrics';
-import type { Img } from '../lib/image';
+import { mse, psnr, ssim } from '../lib/analysis/metrics';
+import type { Img } from '../lib/data/image';
 
 /** Parameters of one synthetic image; see `synth`. */
 interface SynthSpec {

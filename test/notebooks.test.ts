@@ -1,5 +1,5 @@
 /**
- * run-notebooks (lib/cli/run-notebooks.ts) end to end on two tiny notebooks in a temporary folder
+ * run-notebooks (notebooks/tools/run.ts) end to end on two tiny notebooks in a temporary folder
  * under out/test-notebooks/: one imports the compiled lib and prints the backend and DLG_QUICK, the
  * other throws. Needs Jupyter (nbconvert + nbclient); skipped, with the reason, where there is none.
  */
@@ -7,10 +7,10 @@ import { strict as assert } from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { checkJupyter, repoRoot } from '../lib/cli/run-notebooks';
+import { checkJupyter, repoRoot } from '../notebooks/tools/run';
 
 const root = repoRoot(__dirname);
-const cli = path.join(root, 'dist', 'lib', 'cli', 'run-notebooks.js');
+const cli = path.join(root, 'dist', 'notebooks', 'tools', 'run.js');
 
 function notebook(cells: string[]): string {
   return JSON.stringify(
@@ -51,7 +51,7 @@ describe('run-notebooks', function () {
     const nbDir = path.join(dir, 'nb');
     fs.mkdirSync(nbDir);
     // The import is relative to the notebook, as in notebooks/*.ipynb ('../dist/lib/...').
-    const backend = path.relative(nbDir, path.join(root, 'dist', 'lib', 'backend')).split(path.sep).join('/');
+    const backend = path.relative(nbDir, path.join(root, 'dist', 'lib', 'engine')).split(path.sep).join('/');
     fs.writeFileSync(
       path.join(nbDir, 'a-good.ipynb'),
       notebook([

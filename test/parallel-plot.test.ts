@@ -1,10 +1,10 @@
 import { strict as assert } from 'assert';
 import * as path from 'path';
-import { runParallel, progressBar } from '../lib/parallel';
-import type { DefendedAttackJob, DefendedAttackResult } from '../lib/tasks/defended-attack';
-import { renderSvg } from '../lib/plot';
+import { runParallel, progressBar } from '../lib/experiments/parallel';
+import type { DefendedAttackJob, DefendedAttackResult } from '../lib/experiments/defended-attack';
+import { renderSvg } from '../lib/report/plot';
 
-const TASK = path.join(__dirname, '../lib/tasks/defended-attack.js');
+const TASK = path.join(__dirname, '../lib/experiments/defended-attack.js');
 const image = (n: string) => path.join(__dirname, '../../datasets/natural', n + '.png');
 
 describe('parallel sweeps (worker threads)', () => {

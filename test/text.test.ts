@@ -4,12 +4,12 @@
  */
 import { strict as assert } from 'assert';
 import { tf } from '../lib/engine';
-import { basicTokenize, bertVocab, decode, encode, tokenize, unusedIds } from '../lib/text/wordpiece';
-import { maskTokens } from '../lib/text/masking';
-import { nearestTokens } from '../lib/text/decode';
-import { scoreTokens } from '../lib/text/metrics';
+import { basicTokenize, bertVocab, decode, encode, tokenize, unusedIds } from '../lib/data/wordpiece';
+import { maskTokens } from '../lib/cases/masking';
+import { nearestTokens } from '../lib/attacks/decode';
+import { scoreTokens } from '../lib/analysis/text';
 import { bert, disposeBert } from '../lib/models/bert';
-import { mlmGradient } from '../lib/text/client';
+import { mlmGradient } from '../lib/cases/text';
 import { textDlg, textDlgOptions } from '../lib/attacks/text';
 import { dlgCli, assertUsageError } from './dlg-cli';
 import type { Tensor2D } from '@tensorflow/tfjs';

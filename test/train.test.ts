@@ -7,13 +7,13 @@ import { strict as assert } from 'assert';
 import { tf } from '../lib/engine';
 import { loadDataset } from '../lib/data';
 import { lenet } from '../lib/models/lenet';
-import { disposeModel } from '../lib/model';
-import type { Model } from '../lib/model';
-import { trainWithDefense, trainTestSplit, accuracy, predict, shuffledIndices } from '../lib/train';
-import type { LabelledImages, TrainOptions } from '../lib/train';
+import { disposeModel } from '../lib/models/model';
+import type { Model } from '../lib/models/model';
+import { trainWithDefense, trainTestSplit, accuracy, predict, shuffledIndices } from '../lib/cases/train';
+import type { LabelledImages, TrainOptions } from '../lib/cases/train';
 import { createRng } from '../lib/rng';
-import { run as runDefenseJob } from '../lib/tasks/train-defended';
-import type { TrainJobResult, AttackJobResult } from '../lib/tasks/train-defended';
+import { run as runDefenseJob } from '../lib/experiments/train-defended';
+import type { TrainJobResult, AttackJobResult } from '../lib/experiments/train-defended';
 
 const digitsModel = (seed: number): Model => lenet({ inputShape: [8, 8, 1], numClasses: 10, seed });
 

@@ -5,9 +5,9 @@
  * The same checks run with tfjs's stock gradients show the bug this module fixes.
  */
 import { strict as assert } from 'assert';
-import { tf } from '../lib/backend';
-import { withStockGradients, TWICE_DIFFERENTIABLE_KERNELS } from '../lib/twice';
-import { crossEntropy, logSoftmax, softmax } from '../lib/nn';
+import { tf } from '../lib/engine/backend';
+import { withStockGradients, TWICE_DIFFERENTIABLE_KERNELS } from '../lib/engine/twice';
+import { crossEntropy, logSoftmax, softmax } from '../lib/models/nn';
 import { createRng, normalArray } from '../lib/rng';
 import { gelu, layerNorm } from '../lib/models/bert';
 import type { Tensor, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs';
@@ -103,7 +103,7 @@ describe('second-order gradients vs finite differences', () => {
       name: 'tf.logSoftmax', wShape: [4, 5], xShape: [2, 4], stockWrong: true,
       build: (w, x) => sumOf(tf.logSoftmax(tf.matMul(x as Tensor2D, w as Tensor2D))),
     });
-    assert.ok(err > 0.02, `tf.logSoftmax now agrees (${err}): the known-issue note in lib/twice.ts can go`);
+    assert.ok(err > 0.02, `tf.logSoftmax now agrees (${err}): the known-issue note in lib/engine/twice.ts can go`);
   });
 
   it('replaces exactly the kernels whose stock gradient reuses the output, plus Conv2DBackpropFilter', () => {

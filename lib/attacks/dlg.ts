@@ -11,16 +11,17 @@
  */
 import { tf } from '../engine';
 import { createRng } from '../rng';
-import { createLbfgs } from '../lbfgs';
+import { createLbfgs } from './optim/lbfgs';
 import { dlgConfig } from '../config';
 import type { DlgConfig } from '../config';
-import { parameterGradients, gradientDistance, flatObjective, checkShared } from '../gradients';
-import { softmax, oneHot } from '../nn';
-import type { Model } from '../model';
+import { parameterGradients, checkShared } from '../models/gradients';
+import { gradientDistance, flatObjective } from './objective';
+import { softmax, oneHot } from '../models/nn';
+import type { Model } from '../models/model';
 import { recoverLabels, argmaxRows } from './labels';
-import { createRoundRobin } from '../round-robin';
-import type { Stepper } from '../round-robin';
-import { fusedObjective } from '../fused/lenet-objective';
+import { createRoundRobin } from './optim/round-robin';
+import type { Stepper } from './optim/round-robin';
+import { fusedObjective } from '../engine/fused';
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 
 /**
@@ -108,11 +109,11 @@ export function dlg(model: Model, shared: Tensor[], options: DlgOptions = {}): D
 
   let evals = 0;
   const grad = new Float64Array(x0.length);
-  // engine 'fused' / 'auto': the whole objective in one flat-array pass (lib/fused/), same numbers
+  // engine 'fused' / 'auto': the whole objective in one flat-array pass (lib/engine/fused.ts), same numbers
   const fused = config.engine === 'tfjs' ? null
     : fusedObjective(model, shared, { batchSize, label: jointLabel ? 'joint' : 'fixed', target: fixedTarget?.dataSync() });
   if (config.engine === 'fused' && fused === null) {
-    throw new Error(`engine 'fused': ${model.name} has no conv-stack structure (see lib/fused/structure.ts); use engine 'tfjs' or 'auto'`);
+    throw new Error(`engine 'fused': ${model.name} has no conv-stack structure (ConvStackStructure, lib/models/model.ts); use engine 'tfjs' or 'auto'`);
   }
   const evaluate = fused !== null ? (x: Float64Array) => fused.evaluate(x, grad) : flatObjective(objective, shape, jointLabel ? k : 0, grad);
   const closure = (x: Float64Array) => {

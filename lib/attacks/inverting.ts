@@ -24,10 +24,11 @@
  */
 import { tf } from '../engine';
 import { createRng } from '../rng';
-import { createAdam } from '../adam';
-import { parameterGradients, flatObjective, checkShared } from '../gradients';
-import { softmax, oneHot } from '../nn';
-import type { Model } from '../model';
+import { createAdam } from './optim/adam';
+import { parameterGradients, checkShared } from '../models/gradients';
+import { flatObjective } from './objective';
+import { softmax, oneHot } from '../models/nn';
+import type { Model } from '../models/model';
 import { idlgLabel, argmaxRows } from './labels';
 import type { DlgResult, DlgSnapshot, DlgStatus } from './dlg';
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';

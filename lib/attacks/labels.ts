@@ -34,7 +34,7 @@
  */
 import { tf } from '../engine';
 import { createRng } from '../rng';
-import type { Model } from '../model';
+import type { Model } from '../models/model';
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs';
 
 /** Fixed-label strategies of dlg(): how the labels are read off the gradient before the attack. */
@@ -136,19 +136,6 @@ export function recoverLabels(strategy: FixedLabelStrategy, model: Model, shared
   if (strategy === 'distinct') return distinctLabels(model, shared, n);
   if (strategy === 'count') return countLabels(model, shared, n);
   throw new Error(`unknown label strategy '${strategy as string}'`);
-}
-
-/** Labels recovered correctly, as multisets (the order of a batch is unknowable): |recovered ∩ truth| / n. */
-export function labelAccuracy(recovered: number[], truth: number[]): number {
-  if (recovered.length !== truth.length) throw new Error(`labelAccuracy: ${recovered.length} recovered labels for ${truth.length} true ones`);
-  const left = new Map<number, number>();
-  for (const t of truth) left.set(t, (left.get(t) ?? 0) + 1);
-  let hit = 0;
-  for (const r of recovered) {
-    const m = left.get(r) ?? 0;
-    if (m > 0) { hit++; left.set(r, m - 1); }
-  }
-  return truth.length === 0 ? 1 : hit / truth.length;
 }
 
 /** Argmax of each row of a row-major [rows, cols] array: the labels of optimised dummy label logits. */

@@ -9,21 +9,22 @@
  * with L-BFGS (or Adam). Tokens come back by nearest word embedding (cosine by default, or L2):
  * every position's recovered embedding gives the token the model read; at a masked position the
  * argmax of the dummy label gives the original token (the model read [MASK] there), so the
- * recovered sentence takes the label there. `textDlg()` never sees the truth; lib/text/metrics.ts
+ * recovered sentence takes the label there. `textDlg()` never sees the truth; lib/analysis/text.ts
  * scores its output.
  */
-import { tf } from '../engine';
+import { tf, useEngine } from '../engine';
 import { createRng } from '../rng';
-import { createLbfgs, LBFGS_DEFAULTS } from '../lbfgs';
-import type { LbfgsOptions } from '../lbfgs';
-import { createAdam } from '../adam';
-import { gradientDistance, checkShared } from '../gradients';
-import { softmax } from '../nn';
+import { createLbfgs, LBFGS_DEFAULTS } from './optim/lbfgs';
+import type { LbfgsOptions } from './optim/lbfgs';
+import { createAdam } from './optim/adam';
+import { checkShared } from '../models/gradients';
+import { gradientDistance } from './objective';
+import { softmax } from '../models/nn';
 import type { Bert } from '../models/bert';
-import { nearestTokens } from '../text/decode';
-import type { NearestMetric } from '../text/decode';
-import type { TextShape } from '../text/client';
-import { bertVocab, unusedIds } from '../text/wordpiece';
+import { nearestTokens } from './decode';
+import type { NearestMetric } from './decode';
+import type { TextShape } from '../cases/text';
+import { bertVocab, unusedIds } from '../data/wordpiece';
 import type { Tensor, Tensor2D } from '@tensorflow/tfjs';
 
 export type TextOptimizer = 'lbfgs' | 'adam';
@@ -112,6 +113,7 @@ export function textDlgOptions(overrides: Partial<TextDlgOptions> = {}): TextDlg
  * Exposed for tests (finite differences) and benchmarks. Tensors are created and freed per call.
  */
 export function textObjective(model: Bert, shared: Tensor[], shape: TextShape): (x: Float64Array, grad?: Float64Array) => number {
+  useEngine();
   checkShared(model, shared);
   const { hidden, vocabSize, maxPositions } = model.config;
   const { seqLength: seq, positions } = shape;

@@ -11,11 +11,11 @@
  */
 import { parseArgs, usage, UsageError } from './args';
 import type { FlagSpec } from './args';
-import { backendName } from '../backend';
-import { makeTextCase, disposeTextCase } from '../text/client';
+import { backendName } from '../engine/backend';
+import { makeTextCase, disposeTextCase } from '../cases/text';
 import { textDlg, DEFAULT_TEXT_DLG } from '../attacks/text';
-import { scoreTokens } from '../text/metrics';
-import { decode } from '../text/wordpiece';
+import { scoreTokens } from '../analysis/text';
+import { decode } from '../data/wordpiece';
 
 export const TEXT_SPEC: Record<string, FlagSpec> = {
   text: { kind: 'string', help: 'the private sentence (WordPiece tokens + [CLS]/[SEP] must fit the model\'s sequence length, 32)' },

@@ -11,8 +11,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs, runMain, usage, UsageError } from './args';
 import type { FlagSpec } from './args';
-import { runParallel, progressBar } from '../parallel';
-import type { DefendedAttackJob, DefendedAttackResult } from '../tasks/defended-attack';
+import { runParallel, progressBar } from '../experiments/parallel';
+import type { DefendedAttackJob, DefendedAttackResult } from '../experiments/defended-attack';
 import { canonicalDefense } from '../defenses';
 import { engineInfo } from '../engine';
 
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   }
   process.stderr.write(`${jobs.length} runs (${defenses.length} defenses x ${files.length} images x ${args.seeds} seeds), ${lineSearch} line search, ${engineInfo()}\n`);
   const start = Date.now();
-  const results = await runParallel<DefendedAttackJob, DefendedAttackResult>(path.join(__dirname, '../tasks/defended-attack.js'), jobs, {
+  const results = await runParallel<DefendedAttackJob, DefendedAttackResult>(path.join(__dirname, '../experiments/defended-attack.js'), jobs, {
     workers: args.workers as number | undefined,
     onProgress: (done, total) => process.stderr.write(`\r${progressBar(done, total)} ${((Date.now() - start) / 1000).toFixed(0)} s`),
   });

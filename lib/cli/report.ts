@@ -1,5 +1,5 @@
 /** Pieces the image-attack CLIs share (lib/cli/dlg.ts and dlg-batch.ts): progress lines and the JSON line's tail. */
-import { backendInfo, backendName } from '../backend';
+import { backendInfo, backendName } from '../engine/backend';
 import type { DlgResult } from '../attacks/dlg';
 
 export interface RunSettings {

@@ -10,7 +10,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Img } from '../image';
+import type { Img } from './image';
 import { CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES, CIFAR10_CLASSES } from './classes';
 import type { Dataset, LimitOptions } from './dataset';
 import { takeCount } from './dataset';

@@ -1,7 +1,7 @@
 /**
  * What every loader in lib/data returns, and the `limit` option they share.
  */
-import type { Img } from '../image';
+import type { Img } from './image';
 import { fail } from './files';
 
 /**

@@ -5,7 +5,7 @@
  * 8x8 image, row by row, then the digit 0..9. Plain or gzipped CSV (recognised by magic bytes).
  * Images come out 8x8x1 in [0, 1] (count / 16).
  */
-import type { Img } from '../image';
+import type { Img } from './image';
 import { DIGIT_CLASSES } from './classes';
 import type { Dataset, LimitOptions } from './dataset';
 import { takeCount } from './dataset';

@@ -4,8 +4,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadImage, shapeOf } from '../image';
-import type { Img } from '../image';
+import { loadImage, shapeOf } from './image';
+import type { Img } from './image';
 import type { Dataset, LimitOptions } from './dataset';
 import { takeCount } from './dataset';
 import { fail } from './files';

@@ -10,7 +10,7 @@
  * So the images file (N x rows x cols unsigned bytes) starts with the magic number 2051 = 0x00000803
  * and the labels file (N unsigned bytes) with 2049 = 0x00000801. Those are the only two kinds read here.
  */
-import type { Img } from '../image';
+import type { Img } from './image';
 import type { Dataset, LimitOptions } from './dataset';
 import { takeCount } from './dataset';
 import { fail, hexHead, readBytes } from './files';

@@ -5,7 +5,7 @@
  * Stored as a (200, 25, 25) .npy array, float64 in [0, 1] in scikit-image 0.19 (uint8 0..255 is
  * accepted too). Labels: 1 = face, 0 = non-face.
  */
-import type { Img } from '../image';
+import type { Img } from './image';
 import { LFW_CLASSES } from './classes';
 import type { Dataset, LimitOptions } from './dataset';
 import { takeCount } from './dataset';

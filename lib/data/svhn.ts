@@ -8,7 +8,7 @@
  *   y  N x 1 (or 1 x N) labels 1..10, where 10 stands for the digit 0
  * They come out as 32x32x3 HWC images in [0, 1] and labels 0..9 (10 mapped to 0).
  */
-import type { Img } from '../image';
+import type { Img } from './image';
 import { DIGIT_CLASSES } from './classes';
 import type { Dataset, LimitOptions } from './dataset';
 import { takeCount } from './dataset';

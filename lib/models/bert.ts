@@ -13,16 +13,16 @@
  * the attack path, and its gradient, non-zero exactly on the rows of the sentence's tokens, is
  * not shared: see lib/attacks/text.ts). The decoder is untied from E_word for the same reason.
  *
- * Every op is twice differentiable with tfjs + lib/twice.ts (checked against finite differences
+ * Every op is twice differentiable with tfjs + lib/engine/twice.ts (checked against finite differences
  * in test/bert.test.ts): matMul / batchMatMul, transpose, reshape, slice, mean, rsqrt, erf, exp,
  * tf.softmax (fixed in twice.ts) and nn.crossEntropy. The masked rows are picked with a constant
  * 0/1 selection matrix (a matMul), not tf.gather, whose gradient (unsortedSegmentSum) we do not
  * need on the attack path.
  */
-import { tf } from '../engine';
+import { tf, useEngine } from '../engine';
 import { createRng, normalArray } from '../rng';
 import type { Rng } from '../rng';
-import { crossEntropy } from '../nn';
+import { crossEntropy } from './nn';
 import type { Tensor, Tensor2D, Tensor3D } from '@tensorflow/tfjs';
 
 export interface BertConfig {
@@ -118,6 +118,7 @@ export function selfAttention(x: Tensor2D, wq: Tensor, bq: Tensor, wk: Tensor, b
 
 /** A BERT-MLM with freshly initialised parameters (see SMALL_BERT). */
 export function bert(overrides: Partial<BertConfig> = {}): Bert {
+  useEngine();
   const c = bertConfig(overrides);
   const { hidden: h, intermediate: inner, vocabSize: vocab } = c;
   const rng = createRng(c.seed);

@@ -5,9 +5,9 @@
  * Weights and bias ~ U(-1/sqrt(n), 1/sqrt(n)) with n inputs (PyTorch's nn.Linear default), so the
  * softmax is not saturated on [0, 1] images; flatten in NHWC order.
  */
-import { tf } from '../engine';
+import { tf, useEngine } from '../engine';
 import { createRng, uniformArray } from '../rng';
-import type { Model } from '../model';
+import type { Model } from './model';
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 
 export interface DenseOptions {
@@ -22,6 +22,7 @@ export interface DenseOptions {
 
 /** A single dense layer: parameters 'fc.weight' [h*w*c, classes] and 'fc.bias' [classes]. */
 export function dense(options: DenseOptions): Model {
+  useEngine();
   const { inputShape, numClasses, seed } = options;
   if (!Array.isArray(inputShape) || inputShape.length !== 3 || !inputShape.every((v) => Number.isInteger(v) && v > 0)) {
     throw new Error(`dense: inputShape must be 3 positive integers [h, w, c], got ${JSON.stringify(inputShape)}`);

@@ -9,10 +9,10 @@
  * for stride 2, so we give the convolution explicit symmetric padding [[0,0],[2,2],[2,2],[0,0]]. The flatten transposes to NCHW first so
  * the linear layer's weight has PyTorch's column order.
  */
-import { tf } from '../engine';
+import { tf, useEngine } from '../engine';
 import { createRng, uniformArray } from '../rng';
-import type { Model, ActivationName } from '../model';
-import { ACTIVATIONS } from '../model';
+import type { Model, ActivationName } from './model';
+import { ACTIVATIONS } from './model';
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 
 export interface LeNetOptions {
@@ -38,6 +38,7 @@ function convOut(n: number, stride: number): number {
 
 /** Build a LeNet for the given input shape with freshly initialised parameters. */
 export function lenet(options: LeNetOptions = {}): Model {
+  useEngine();
   const inputShape = options.inputShape ?? [32, 32, 3];
   const numClasses = options.numClasses ?? 100;
   const seed = options.seed ?? 1234;

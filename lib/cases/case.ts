@@ -1,0 +1,76 @@
+/**
+ * A "case" (in the sense of breaching): a model, a user's private data, and the gradient the user
+ * shares. The attack receives only `model` and `shared`; the truth stays here for the metrics.
+ */
+import { tf } from '../engine';
+import { lenet } from '../models/lenet';
+import { parameterGradients } from '../models/gradients';
+import { oneHot } from '../models/nn';
+import { disposeModel } from '../models/model';
+import type { Model } from '../models/model';
+import type { Img } from '../data/image';
+import { applyDefense } from '../defenses';
+import type { Defense } from '../defenses';
+import type { Tensor, Tensor4D } from '@tensorflow/tfjs';
+
+export interface Case {
+  model: Model;
+  /** The private inputs, NHWC [batch, h, w, c] in [0, 1]. */
+  images: Img[];
+  labels: number[];
+  /** What leaves the client: dL/dW for every parameter, in model.paramNames order. */
+  shared: Tensor[];
+}
+
+export interface CaseOptions {
+  images: Img[];
+  labels: number[];
+  /** Seed of the model's initialisation. */
+  seed: number;
+  numClasses?: number;
+  /** Use this model instead of a fresh LeNet sized for the images. */
+  model?: Model;
+}
+
+/** Build the model (LeNet for the images' shape unless given) and the user's shared gradient. */
+export function makeCase(options: CaseOptions): Case {
+  const { images, labels, seed } = options;
+  if (images.length === 0) throw new Error('a case needs at least one image');
+  if (images.length !== labels.length) throw new Error(`${images.length} images but ${labels.length} labels`);
+  const { height, width, channels } = images[0];
+  for (const img of images) {
+    if (img.height !== height || img.width !== width || img.channels !== channels) {
+      throw new Error(`all images of a batch must share one shape: ${height}x${width}x${channels} vs ${img.height}x${img.width}x${img.channels}`);
+    }
+  }
+  const model = options.model ?? lenet({ inputShape: [height, width, channels], numClasses: options.numClasses ?? 100, seed });
+  const shared = tf.tidy(() => {
+    const x = stackImages(images);
+    return parameterGradients(model, x, oneHot(labels, model.numClasses));
+  });
+  return { model, images, labels, shared };
+}
+
+/** NHWC batch tensor from images of one shape. */
+export function stackImages(images: Img[]): Tensor4D {
+  const { height, width, channels } = images[0];
+  const data = new Float32Array(images.length * height * width * channels);
+  images.forEach((img, i) => data.set(img.data, i * img.data.length));
+  return tf.tensor4d(data, [images.length, height, width, channels]);
+}
+
+/**
+ * The client defends its gradient before sharing it (lib/defenses): `c.shared` becomes the defended
+ * gradient, seeded from `seed`, and the undefended one is disposed. The attacker only ever sees the result.
+ */
+export function defendCase(c: Case, defense: Defense | string, seed: number): void {
+  const original = c.shared;
+  c.shared = applyDefense(defense, original, seed);
+  tf.dispose(original);
+}
+
+/** Free the case's tensors (the model too unless it was passed in and is still in use elsewhere). */
+export function disposeCase(c: Case, keepModel = false): void {
+  tf.dispose(c.shared);
+  if (!keepModel) disposeModel(c.model);
+}

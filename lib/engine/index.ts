@@ -1,0 +1,40 @@
+/**
+ * The engine every computation of the toolkit runs on: one `tf` (backend.ts) and two fixes to it:
+ *   - twice.ts: gradients that are correct at second order (DLG differentiates a gradient);
+ *   - kernels.ts: fast flat-loop CPU kernels for what the attack hammers (pure-JS backend only);
+ * and, beside tfjs, the fused DLG objective of conv stacks (fused.ts).
+ *
+ * Importing this module changes nothing. `useEngine()` applies the fixes (once; later calls are free)
+ * and is called by the library where they matter: every model factory (lib/models) and every function
+ * that differentiates a loss (parameterGradients, the attacks' objectives). A script that builds its own
+ * tfjs computation and needs second-order gradients calls `useEngine()` first.
+ * DLG_FAST_KERNELS=0 keeps tfjs's stock CPU kernels (for benchmarks and cross-checks).
+ */
+import { tf, backendInfo, backendName } from './backend';
+import { installTwiceDifferentiableGradients } from './twice';
+import { installFastKernels, fastKernelsInstalled } from './kernels';
+
+let ready = false;
+
+/** Apply the engine's fixes to `tf` (idempotent) and return it. */
+export function useEngine(): typeof tf {
+  if (!ready) {
+    installTwiceDifferentiableGradients();
+    if (process.env.DLG_FAST_KERNELS !== '0') installFastKernels();
+    ready = true;
+  }
+  return tf;
+}
+
+/** Whether useEngine() has run in this process. */
+export function engineReady(): boolean {
+  return ready;
+}
+
+/** e.g. "cpu (pure JS ...); fast kernels on" (applies the engine first). */
+export function engineInfo(): string {
+  useEngine();
+  return `${backendInfo()}; fast kernels ${fastKernelsInstalled() ? 'on' : 'off'}`;
+}
+
+export { tf, backendInfo, backendName };
