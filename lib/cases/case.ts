@@ -1,6 +1,8 @@
 /**
- * A "case" (in the sense of breaching): a model, a user's private data, and the gradient the user
- * shares. The attack receives only `model` and `shared`; the truth stays here for the metrics.
+ * A "case" (in the sense of breaching): a model, a user's private data, the user's defense and the
+ * gradient the user shares. The attack receives only `model` and `shared`; the truth stays here for
+ * the metrics. The defense is applied by the client when the case is made: the undefended gradient
+ * never leaves makeCase().
  */
 import { tf } from '../engine';
 import { lenet } from '../models/lenet';
@@ -9,7 +11,7 @@ import { oneHot } from '../models/nn';
 import { disposeModel } from '../models/model';
 import type { Model } from '../models/model';
 import type { Img } from '../data/image';
-import { applyDefense } from '../defenses';
+import { applyDefense, parseDefense } from '../defenses';
 import type { Defense } from '../defenses';
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs';
 
@@ -18,8 +20,10 @@ export interface Case {
   /** The private inputs, NHWC [batch, h, w, c] in [0, 1]. */
   images: Img[];
   labels: number[];
-  /** What leaves the client: dL/dW for every parameter, in model.paramNames order. */
+  /** What leaves the client: dL/dW for every parameter, in model.paramNames order, after the defense. */
   shared: Tensor[];
+  /** The client's defense, canonical spec ('none': the gradient as computed). */
+  defense: string;
 }
 
 export interface CaseOptions {
@@ -30,6 +34,11 @@ export interface CaseOptions {
   numClasses?: number;
   /** Use this model instead of a fresh LeNet sized for the images. */
   model?: Model;
+  /**
+   * The client's defense (lib/defenses): a spec such as 'prune:0.3' or a parsed defense; its noise is
+   * seeded from `seed` through defenseSeed. Default: none.
+   */
+  defense?: Defense | string;
 }
 
 /** Build the model (LeNet for the images' shape unless given) and the user's shared gradient. */
@@ -43,12 +52,15 @@ export function makeCase(options: CaseOptions): Case {
       throw new Error(`all images of a batch must share one shape: ${height}x${width}x${channels} vs ${img.height}x${img.width}x${img.channels}`);
     }
   }
+  const defense = typeof options.defense === 'string' ? parseDefense(options.defense) : options.defense;
   const model = options.model ?? lenet({ inputShape: [height, width, channels], numClasses: options.numClasses ?? 100, seed });
   const shared = tf.tidy(() => {
     const x = stackImages(images);
     return parameterGradients(model, x, oneHot(labels, model.numClasses));
   });
-  return { model, images, labels, shared };
+  const c: Case = { model, images, labels, shared, defense: 'none' };
+  if (defense !== undefined) defendCase(c, defense, seed);
+  return c;
 }
 
 /** NHWC batch tensor from images of one shape. */
@@ -64,9 +76,12 @@ export function stackImages(images: Img[]): Tensor4D {
  * gradient, seeded from `seed`, and the undefended one is disposed. The attacker only ever sees the result.
  */
 export function defendCase(c: Case, defense: Defense | string, seed: number): void {
+  const d = typeof defense === 'string' ? parseDefense(defense) : defense;
   const original = c.shared;
-  c.shared = applyDefense(defense, original, seed);
+  c.shared = applyDefense(d, original, seed);
   tf.dispose(original);
+  const spec = (d as { spec?: string }).spec ?? 'custom';
+  c.defense = c.defense === 'none' ? spec : spec === 'none' ? c.defense : `${c.defense}+${spec}`;
 }
 
 /** Free the case's tensors (the model too unless it was passed in and is still in use elsewhere). */

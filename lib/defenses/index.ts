@@ -10,19 +10,20 @@
  *   prune:RATIO          per tensor, the RATIO fraction (0..1) of smallest-magnitude entries zeroed
  *
  * Specs joined with '+' compose left to right: `prune:0.3+gaussian:1e-3` prunes, then adds noise.
- * Usage: `const shared = applyDefense(parseDefense('gaussian:1e-3'), c.shared, seed)`.
+ * Usage: `const d = parseDefense('gaussian:1e-3'); const shared = applyDefense(d, c.shared, seed)`; `d.spec` is
+ * the canonical text ('gaussian:0.001').
  */
 import { createRng } from '../rng';
 import type { Rng } from '../rng';
 import { tf } from '../engine';
 import type { Tensor } from '@tensorflow/tfjs';
 import { mapGradients } from './types';
-import type { Defense, DefenseKind, DefenseSpec } from './types';
+import type { Defense, DefenseKind, DefenseSpec, NamedDefense } from './types';
 import { gaussianNoise, laplacianNoise } from './noise';
 import { fp16, int8 } from './precision';
 import { prune } from './pruning';
 
-export type { Defense, DefenseKind, DefenseSpec } from './types';
+export type { Defense, DefenseKind, DefenseSpec, NamedDefense } from './types';
 export { checkFinite } from './types';
 export { gaussianNoise, laplacianNoise, laplaceSample } from './noise';
 export { fp16, int8, roundToFloat16, roundArrayToFloat16, toFloat16Bits, fromFloat16Bits, quantizeInt8, roundHalfEven } from './precision';
@@ -118,18 +119,22 @@ export function parseDefenseSpecs(spec: string): DefenseSpec[] {
   return spec.split('+').map((s) => parseDefenseSpec(s.trim()));
 }
 
-/** Canonical text of a (possibly '+'-composed) spec: 'prune:.3 + gaussian:1e-3' -> 'prune:0.3+gaussian:0.001'. */
-export function canonicalDefense(spec: string): string {
-  return parseDefenseSpecs(spec).map(formatDefenseSpec).join('+');
-}
-
 /**
  * A CLI spec to a defense: 'gaussian:1e-3', 'laplacian:1e-2', 'fp16', 'int8', 'prune:0.3', 'none',
- * or several joined with '+' (applied left to right). Unknown or malformed -> Error listing the known forms.
+ * or several joined with '+' (applied left to right). Unknown or malformed -> Error listing the known
+ * forms. The one parse of a spec: the result is the defense, and its `spec` is the canonical text
+ * ('prune:.3 + gaussian:1e-3' -> 'prune:0.3+gaussian:0.001') that results and tables are keyed by.
  */
-export function parseDefense(spec: string): Defense {
-  const defenses = parseDefenseSpecs(spec).map(defenseFromSpec);
-  return defenses.length === 1 ? defenses[0] : compose(...defenses);
+export function parseDefense(spec: string): NamedDefense {
+  const steps = parseDefenseSpecs(spec);
+  const defenses = steps.map(defenseFromSpec);
+  const d = (defenses.length === 1 ? defenses[0] : compose(...defenses)) as NamedDefense;
+  return Object.assign(d, { spec: steps.map(formatDefenseSpec).join('+'), steps });
+}
+
+/** Canonical text of a (possibly '+'-composed) spec: parseDefense(spec).spec. */
+export function canonicalDefense(spec: string): string {
+  return parseDefense(spec).spec;
 }
 
 /**

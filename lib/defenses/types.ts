@@ -29,6 +29,9 @@ export type DefenseSpec =
 
 export type DefenseKind = DefenseSpec['kind'];
 
+/** A parsed defense (lib/defenses parseDefense): the function, its canonical spec text and its steps. */
+export type NamedDefense = Defense & { readonly spec: string; readonly steps: readonly DefenseSpec[] };
+
 /** Throw "gradient <i> contains NaN or Infinity" if `data` has a non-finite entry. */
 export function checkFinite(data: ArrayLike<number>, i: number): void {
   // One multiply-add per entry: x * 0 is 0 for finite x and NaN for NaN or +-Infinity.

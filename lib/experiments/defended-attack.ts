@@ -6,14 +6,13 @@
  * Plain data in, plain data out (worker threads pass structured clones): curves are sampled every
  * 10 iterations and the reconstruction is one flat array of 32*32*3 numbers.
  */
-import { tf } from '../engine';
 import { loadImage } from '../data/image';
 import { makeCase, disposeCase } from '../cases/case';
 import { dlg } from '../attacks/dlg';
 import type { DlgStatus } from '../attacks/dlg';
 import { PAPER_DLG, DEFAULT_DLG } from '../config';
 import { score, imageAt, clip01, mseCurve } from '../analysis/score';
-import { parseDefense, applyDefense, canonicalDefense } from '../defenses';
+import { parseDefense } from '../defenses';
 
 export interface DefendedAttackJob {
   /** Image file (any size; resized to `size`). */
@@ -77,12 +76,9 @@ export function run(job: DefendedAttackJob): DefendedAttackResult {
   const defense = parseDefense(job.defense); // throws "bad defense '...': ..." before any work
   const lineSearch = job.lineSearch ?? 'strong_wolfe';
   const truth = loadImage(job.image, { size: job.size ?? 32, channels: 3 });
-  const c = makeCase({ images: [truth], labels: [job.label], seed: job.seed });
+  // The client shares only the defended gradient.
+  const c = makeCase({ images: [truth], labels: [job.label], seed: job.seed, defense });
   try {
-    // The client shares only the defended gradient.
-    const defended = applyDefense(defense, c.shared, job.seed);
-    tf.dispose(c.shared);
-    c.shared = defended;
     const base = lineSearch === 'none' ? PAPER_DLG : DEFAULT_DLG;
     const r = dlg(c.model, c.shared, {
       ...base,
@@ -96,7 +92,7 @@ export function run(job: DefendedAttackJob): DefendedAttackResult {
     return {
       ...job,
       lineSearch,
-      defenseCanonical: canonicalDefense(job.defense),
+      defenseCanonical: defense.spec,
       mse: s.mse,
       psnr: s.psnr,
       ssim: s.ssim,

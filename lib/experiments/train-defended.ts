@@ -17,8 +17,7 @@ import { disposeModel } from '../models/model';
 import { trainWithDefense, trainTestSplit } from '../cases/train';
 import type { LabelledImages } from '../cases/train';
 import { makeCase, disposeCase } from '../cases/case';
-import { applyDefense, canonicalDefense } from '../defenses';
-import { tf } from '../engine';
+import { parseDefense } from '../defenses';
 import { dlg } from '../attacks/dlg';
 import type { DlgStatus } from '../attacks/dlg';
 import { DEFAULT_DLG } from '../config';
@@ -116,15 +115,16 @@ export function runTrain(job: TrainJob): TrainJobResult {
   const { train, test } = digitsSplit();
   const o = { ...TRAIN_DEFAULTS, ...definedOnly(job) };
   const data = job.trainCount ? { images: train.images.slice(0, job.trainCount), labels: train.labels.slice(0, job.trainCount) } : train;
+  const defense = parseDefense(job.defense);
   const model = digitsLenet(job.seed);
   try {
     const r = trainWithDefense({
-      model, ...data, test, defense: job.defense, seed: job.seed,
+      model, ...data, test, defense, seed: job.seed,
       epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, momentum: o.momentum,
     });
     return {
       kind: 'train',
-      defense: canonicalDefense(job.defense),
+      defense: defense.spec,
       seed: job.seed,
       epochs: o.epochs,
       testAccuracy: r.accuracy[r.accuracy.length - 1] ?? NaN,
@@ -146,15 +146,15 @@ export function runAttack(job: AttackJob): AttackJobResult {
   }
   const truth = test.images[job.index];
   const label = test.labels[job.index];
-  const c = makeCase({ images: [truth], labels: [label], seed: job.seed, model: digitsLenet(job.seed) });
-  const shared = applyDefense(job.defense, c.shared, job.seed);
+  const defense = parseDefense(job.defense);
+  const c = makeCase({ images: [truth], labels: [label], seed: job.seed, model: digitsLenet(job.seed), defense });
   try {
-    const r = dlg(c.model, shared, { ...DEFAULT_DLG, iterations: job.iterations ?? DEFAULT_DLG.iterations, seed: job.seed });
+    const r = dlg(c.model, c.shared, { ...DEFAULT_DLG, iterations: job.iterations ?? DEFAULT_DLG.iterations, seed: job.seed });
     const recon = imageAt(r.data, r.shape, 0);
     const s = score(recon, truth);
     return {
       kind: 'attack',
-      defense: canonicalDefense(job.defense),
+      defense: defense.spec,
       seed: job.seed,
       index: job.index,
       label,
@@ -169,7 +169,6 @@ export function runAttack(job: AttackJob): AttackJobResult {
       reconstruction: Array.from(r.data),
     };
   } finally {
-    tf.dispose(shared);
     disposeCase(c);
   }
 }
