@@ -4,7 +4,7 @@
  */
 import { UsageError } from './args';
 import type { Parsed } from './args';
-import type { Mode } from './dlg';
+import type { Mode } from './flags';
 import { configFromFlags, presetOf } from './flags';
 import { prepareOutDir } from './output';
 import { jsonLine, runFields } from './report';

@@ -27,7 +27,7 @@ import { PRESET_NAMES } from '../config';
 import { runImages } from './dlg-images';
 import { runText } from './dlg-text';
 
-export type Mode = 'image' | 'batch' | 'text';
+import type { Mode } from './flags';
 const IMAGES: Mode[] = ['image', 'batch'];
 const ALL: Mode[] = ['image', 'batch', 'text'];
 

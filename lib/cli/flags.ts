@@ -8,6 +8,9 @@ import type { ConfigKey, DlgConfig, PresetName } from '../config';
 import { UsageError } from './args';
 import type { FlagSpec, Parsed } from './args';
 
+/** The attack a command line asks for: one image, a batch, or a sentence. */
+export type Mode = 'image' | 'batch' | 'text';
+
 export interface ConfigFlag extends FlagSpec {
   /** The configuration key this flag sets. */
   key: ConfigKey;
