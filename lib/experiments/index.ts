@@ -35,3 +35,7 @@ export { SPLIT_SEED, TEST_COUNT, TRAIN_DEFAULTS, digitsSplit, digitsLenet, neare
 export type { TextAttackJob, TextAttackResult } from './text';
 export type { FederatedJob, FederatedResult, FederatedSettings, ClientResult, AggregateResult, FedAvgResult, DuelResult, DuelVariant, Scored } from './federated';
 export { DUEL_VARIANTS, lfwClients } from './federated';
+export { batchLabelStudy, idlgStudy } from './labels';
+export type { BatchLabelRow } from './labels';
+export { photoFiles, photoLabel, photoJobs } from './defended-attack';
+export type { PhotoJobsOptions } from './defended-attack';
