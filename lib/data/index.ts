@@ -14,7 +14,7 @@
  *   digits         digits/digits.csv.gz* (scikit-learn, 1797 8x8 digits)
  *   lfw            lfw/lfw_subset.npy* (scikit-image, 200 25x25 faces and non-faces)
  *   natural        natural/*.png* (five 32x32 photos)
- *   natural-128    natural-128/*.png (the same five photos at 128x128, for resolutions above 32)
+ *   natural-128    natural-128/*.png (the five photos and a detail of each at 128x128, for resolutions above 32)
  *   cifar100       cifar-100-binary/test.bin (split 'train': train.bin)
  *   cifar10        cifar-10-batches-bin/test_batch.bin (split 'train': data_batch_1.bin .. data_batch_5.bin)
  *   svhn           svhn/test_32x32.mat (split 'train': train_32x32.mat, 'extra': extra_32x32.mat)
@@ -184,9 +184,9 @@ const cifar10: DatasetEntry = {
  * datasets folder; `files(split)` lists the files it needs and `howToGet` where they come from.
  */
 /** A folder of photos made by datasets/make_samples.py (labels are the positions in file-name order). */
-function photoFolder(name: 'natural' | 'natural-128', description: string, shape: string): DatasetEntry {
+function photoFolder(name: 'natural' | 'natural-128', description: string, shape: string, numClasses: number): DatasetEntry {
   const entry: DatasetEntry = {
-    name, description, shape, numClasses: 5, splits: ['all'],
+    name, description, shape, numClasses, splits: ['all'],
     howToGet: 'run datasets/make_samples.py (needs python3-skimage and python3-pil).',
     files: () => [`${name}/`],
     load(opts = {}) {
@@ -213,8 +213,8 @@ export const DATASETS: Record<DatasetName, DatasetEntry> = {
     { all: ['lfw/lfw_subset.npy'] },
     'copy skimage/data/lfw_subset.npy from scikit-image (Debian package python3-skimage); datasets/make_samples.py does it.',
     (file, opts) => loadLfwSubset(file, { limit: opts.limit })),
-  natural: photoFolder('natural', 'five natural photos from scikit-image, 32x32 RGB (labels are positions 0..4, names the photos)', '32x32x3'),
-  'natural-128': photoFolder('natural-128', 'the same five photos at 128x128 RGB, for attacks at 64x64 and beyond (resize with size)', '128x128x3'),
+  natural: photoFolder('natural', 'five natural photos from scikit-image, 32x32 RGB (labels are positions 0..4, names the photos)', '32x32x3', 5),
+  'natural-128': photoFolder('natural-128', 'the five photos and a detail of each (the top-left 60% of the crop) at 128x128 RGB, for attacks at 64x64 and beyond (resize with size); labels are positions 0..9', '128x128x3', 10),
   cifar100: single('cifar100', "CIFAR-100, 32x32 RGB photos, 100 fine / 20 coarse classes (binary version); the paper's main dataset",
     '32x32x3', 100, { test: ['cifar-100-binary/test.bin'], train: ['cifar-100-binary/train.bin'] },
     'download https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz and extract it in the datasets folder ' +
