@@ -279,7 +279,7 @@ export async function openSession(base: string, token: string, path: string, ker
     execute,
     close: async () => {
       ws.close();
-      await Promise.race([ws.closed, new Promise((r) => setTimeout(r, 5000))]);
+      await Promise.race([ws.closed, new Promise((r) => setTimeout(r, 5000).unref())]);
       await request(base, token, 'DELETE', `/api/sessions/${session.id}`);
     },
   };

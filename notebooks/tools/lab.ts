@@ -100,6 +100,8 @@ export function labConfig(token: string, port: number): string {
       `c.${app}.open_browser = False`,
       `c.${app}.allow_remote_access = False`,
     );
+    // Jupyter refuses to start as root unless told; CI and these machines run as root.
+    if (typeof process.getuid === 'function' && process.getuid() === 0) lines.push(`c.${app}.allow_root = True`);
   }
   return lines.join('\n') + '\n';
 }
