@@ -345,8 +345,8 @@ function normalizeResults(r: unknown, file: string): { mode: unknown; columns: s
   return { mode: o.mode, columns, rows };
 }
 
-/** The differences between two results files, as lines ([] when identical). */
-export function compareResults(a: unknown, b: unknown, fileA = 'A', fileB = 'B', max = 10): string[] {
+/** The differences between two results files, one line each ([] when identical). */
+export function compareResults(a: unknown, b: unknown, fileA = 'A', fileB = 'B'): string[] {
   const x = normalizeResults(a, fileA);
   const y = normalizeResults(b, fileB);
   const out: string[] = [];
@@ -360,7 +360,7 @@ export function compareResults(a: unknown, b: unknown, fileA = 'A', fileB = 'B',
       if (va !== vb) out.push(`row ${i + 1}, ${c}: ${va} vs ${vb}`);
     }
   }
-  return out.length > max ? [...out.slice(0, max), `... ${out.length - max} more`] : out;
+  return out;
 }
 
 /** The report on one pair: a name, its differences (as printed lines) and notes. */
@@ -404,7 +404,8 @@ function readJson(file: string): unknown {
 export function compareResultsFiles(fileA: string, fileB: string, name: string): PairReport {
   if (!fs.existsSync(fileB)) return { name, identical: false, count: 1, lines: [`  only in A: ${fileB} does not exist`] };
   const d = compareResults(readJson(fileA), readJson(fileB), fileA, fileB);
-  return { name, identical: d.length === 0, count: d.length, lines: d.map((l) => `  ${l}`) };
+  const shown = d.length > 10 ? [...d.slice(0, 10), `... ${d.length - 10} more`] : d;
+  return { name, identical: d.length === 0, count: d.length, lines: shown.map((l) => `  ${l}`) };
 }
 
 /**
