@@ -120,7 +120,7 @@ describe('provenance: the fingerprint on a fixture tree', function () {
     assert.match(p.run.date, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   });
 
-  it('stays fresh when Jupyter re-saves it: other JSON layout, text as line lists, streams merged', function () {
+  it('stays fresh when re-written in another layout: JSON indent, text as line lists, streams merged, execution counts', function () {
     const nb = readNotebook(nbFile);
     const before = fs.readFileSync(nbFile, 'utf8');
     const c = nb.cells[1];
@@ -184,6 +184,14 @@ describe('provenance: the fingerprint on a fixture tree', function () {
     delete bare.metadata.dlg;
     assert.deepEqual(withChange('notebooks/n.ipynb', notebookText(bare)).findings.map((f) => f.component), ['provenance']);
     assert.equal(status().fresh, true);
+  });
+
+  it('notebooks are written as nbformat writes them: every committed notebook round-trips byte for byte', function () {
+    const dir = path.join(root, 'notebooks');
+    for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.ipynb'))) {
+      const text = fs.readFileSync(path.join(dir, f), 'utf8');
+      assert.ok(notebookText(JSON.parse(text)) === text, `${f} is not rewritten byte for byte`);
+    }
   });
 
   it('the datasets folder is $DLG_DATASETS when set, as the loaders read it', function () {
