@@ -230,6 +230,13 @@ describe('run-notebooks: provenance, results files, --check, the conf file, --jo
     assert.equal(staleBuild(fx), `${path.join('dist', 'lib', 'a.js')} is older than ${path.join('lib', 'a.ts')}`);
     fs.utimesSync(path.join(fx, 'dist', 'lib', 'a.js'), new Date(), new Date());
     assert.equal(staleBuild(fx), null);
+    // An incremental build leaves the outputs of unchanged sources alone: its stamp says dist/ is current.
+    fs.utimesSync(path.join(fx, 'dist', 'lib', 'a.js'), past, past);
+    fs.writeFileSync(path.join(fx, 'dist', '.build-stamp'), 'now\n');
+    assert.equal(staleBuild(fx), null);
+    const later = new Date(Date.now() + 60_000);
+    fs.utimesSync(path.join(fx, 'lib', 'a.ts'), later, later);
+    assert.equal(staleBuild(fx), `${path.join('dist', 'lib', 'a.js')} is older than ${path.join('lib', 'a.ts')}`);
     fs.writeFileSync(path.join(fx, 'lib', 'b.ts'), '');
     assert.match(staleBuild(fx) ?? '', /b\.js is missing/);
     assert.equal(staleBuild(root), null, 'this repository: dist/ is built (npm test builds first)');

@@ -178,19 +178,26 @@ export function selectNotebooks(dir: string, prefixes: string[]): string[] {
 }
 
 /**
- * A compiled file older than its source under lib/ or notebooks/tools/ (so the kernel would run
- * other code than the fingerprint describes), or null when dist/ is up to date.
+ * Why dist/ may not be built from the current sources under lib/ and notebooks/tools/ (so the kernel
+ * would run other code than the fingerprint describes), or null when it is. Fresh when either the
+ * build stamp of `npm run build` (dist/.build-stamp, written by lib/cli/build.js after a successful
+ * incremental tsc, which leaves the outputs of unchanged sources as they were) is newer than every
+ * source, or every source's .js is newer than it (a plain `tsc -p tsconfig.json` rewrites them all).
  */
 export function staleBuild(root: string): string | null {
+  const sources: { src: string; out: string; mtime: number }[] = [];
   for (const dir of ['lib', path.join('notebooks', 'tools')]) {
     for (const f of listFiles(path.join(root, dir), (r) => r.endsWith('.ts') && !r.endsWith('.d.ts'))) {
-      const src = path.join(root, dir, f);
-      const out = path.join(root, 'dist', dir, f.replace(/\.ts$/, '.js'));
-      if (!fs.existsSync(out)) return `${path.relative(root, out)} is missing`;
-      if (fs.statSync(out).mtimeMs + 1 < fs.statSync(src).mtimeMs) return `${path.relative(root, out)} is older than ${path.join(dir, f)}`;
+      const src = path.join(dir, f);
+      sources.push({ src, out: path.join('dist', dir, f.replace(/\.ts$/, '.js')), mtime: fs.statSync(path.join(root, src)).mtimeMs });
     }
   }
-  return null;
+  const missing = sources.find((s) => !fs.existsSync(path.join(root, s.out)));
+  if (missing) return `${missing.out} is missing`;
+  const stamp = path.join(root, 'dist', '.build-stamp');
+  if (fs.existsSync(stamp) && sources.every((s) => s.mtime <= fs.statSync(stamp).mtimeMs + 1)) return null;
+  const older = sources.find((s) => fs.statSync(path.join(root, s.out)).mtimeMs + 1 < s.mtime);
+  return older ? `${older.out} is older than ${older.src}` : null;
 }
 
 export interface Result {
