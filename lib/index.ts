@@ -57,6 +57,7 @@ export * from './analysis/report';
 export * from './analysis/labels';
 export * from './analysis/text';
 export * from './analysis/stats';
+export * from './analysis/gradients';
 
 export * from './experiments';
 

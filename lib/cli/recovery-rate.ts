@@ -26,6 +26,7 @@ import { prepareOutFile } from './output';
 import { jsonLine } from './report';
 import { runSweep, readRecords, latestResults, parseShard } from '../experiments/sweep';
 import type { SweepRecord } from '../experiments/sweep';
+import { photoFiles, photoJobs } from '../experiments/defended-attack';
 import type { DefendedAttackJob, DefendedAttackResult } from '../experiments/defended-attack';
 import { parseDefense } from '../defenses';
 import { engineInfo } from '../engine';
@@ -122,7 +123,7 @@ async function main(): Promise<void> {
   const out = typeof args.out === 'string' ? prepareOutFile(args.out) : undefined;
 
   // Every image is read before the sweep: one that cannot be is reported and skipped.
-  const all = fs.readdirSync(dir).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort();
+  const all = photoFiles(dir);
   const files = all.filter((f) => {
     try {
       loadImage(path.join(dir, f), { size: 32, channels: 3 });
@@ -133,15 +134,8 @@ async function main(): Promise<void> {
     }
   });
   if (files.length === 0) throw new UsageError(`--images: no readable PNG or JPEG images in ${dir}`);
-  const jobs: DefendedAttackJob[] = [];
-  for (const defense of defenses) {
-    files.forEach((f) => {
-      const i = all.indexOf(f); // labels follow the image's place in the folder, readable or not
-      for (let seed = 1; seed <= seeds; seed++) {
-        jobs.push({ image: path.join(dir, f), label: (i * 17 + seed * 7) % 100, seed, iterations, lineSearch: lineSearch as 'none' | 'strong_wolfe', defense });
-      }
-    });
-  }
+  // labels follow each image's place in the folder, readable or not
+  const jobs = photoJobs({ dir, files, seeds: Array.from({ length: seeds }, (_, i) => i + 1), defenses, iterations, lineSearch: lineSearch as 'none' | 'strong_wolfe' });
   say(`machine: ${engineInfo()}`);
   say(`${jobs.length} runs (${defenses.length} defenses x ${files.length} images x ${seeds} seeds)${shard ? `, shard ${shard.index}/${shard.count}` : ''}, ${lineSearch} line search${out ? `, results in ${out}` : ''}`);
   const start = Date.now();

@@ -324,3 +324,20 @@ export function makeGrid(images: Img[], opts: GridOptions = {}): Img {
   });
   return { height: H, width: W, channels: c, data: out };
 }
+
+/**
+ * For display only: nearest-neighbour resampling to `size` x `size`, gray expanded to RGB, so that images
+ * of different shapes (8x8 digits, 32x32 photos) sit side by side in one grid without blurring.
+ */
+export function forDisplay(img: Img, size: number): Img {
+  checkImg(img, 'forDisplay');
+  const out: Img = { height: size, width: size, channels: 3, data: new Float32Array(size * size * 3) };
+  for (let y = 0; y < size; y++) {
+    const sy = Math.floor((y * img.height) / size);
+    for (let x = 0; x < size; x++) {
+      const sx = Math.floor((x * img.width) / size);
+      for (let c = 0; c < 3; c++) out.data[(y * size + x) * 3 + c] = img.data[(sy * img.width + sx) * img.channels + (img.channels === 3 ? c : 0)];
+    }
+  }
+  return out;
+}

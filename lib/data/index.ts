@@ -243,3 +243,19 @@ export function loadDataset(name: DatasetName | string, opts: DatasetOptions = {
   if (!entry) throw new Error(`unknown dataset ${JSON.stringify(name)}; known: ${DATASET_NAMES.join(', ')}`);
   return entry.load(opts);
 }
+
+/** The datasets of `names` whose files are here, and why each of the others is not (one line each). */
+export function loadAvailable(names: readonly string[], opts: DatasetOptions = {}): { loaded: { name: string; shape: string; dataset: Dataset }[]; missing: { name: string; why: string }[] } {
+  const loaded: { name: string; shape: string; dataset: Dataset }[] = [];
+  const missing: { name: string; why: string }[] = [];
+  for (const name of names) {
+    try {
+      const dataset = loadDataset(name, opts);
+      loaded.push({ name, shape: DATASETS[name as DatasetName].shape, dataset });
+    } catch (e) {
+      if (!(e instanceof DataError)) throw e;
+      missing.push({ name, why: DATASETS[name as DatasetName]?.howToGet ?? (e as Error).message });
+    }
+  }
+  return { loaded, missing };
+}

@@ -38,6 +38,8 @@ export interface AttackBatchResult {
   batchUpdate: BatchUpdate;
   label: LabelStrategy;
   seed: number;
+  /** L-BFGS line search of the run. */
+  lineSearch: 'none' | 'strong_wolfe';
   /** Per true image, after matching. */
   mse: number[];
   maxMse: number;
@@ -93,6 +95,7 @@ export function run(job: AttackBatchJob): AttackBatchResult {
     batchUpdate: job.batchUpdate,
     label: job.label,
     seed: job.seed,
+    lineSearch: job.lbfgs?.lineSearch ?? 'strong_wolfe',
     mse: s.perImage.map((p) => p.mse),
     maxMse: s.maxMse,
     recovered: s.recovered,

@@ -6,12 +6,49 @@
  * Plain data in, plain data out (worker threads pass structured clones): curves are sampled every
  * 10 iterations and the reconstruction is one flat array of 32*32*3 numbers.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import { loadImage } from '../data/image';
+import type { Img } from '../data/image';
 import { makeCase, disposeCase } from '../cases/case';
 import { dlg } from '../attacks/dlg';
 import type { DlgStatus } from '../attacks/dlg';
-import { score, imageAt, clip01, mseCurve } from '../analysis/score';
+import { imageAt, clip01, mseCurve } from '../analysis/score';
+import { attackReport } from '../analysis/report';
 import { parseDefense } from '../defenses';
+
+/** The PNG and JPEG files of a folder, in file-name order (the order labels follow). */
+export function photoFiles(dir: string): string[] {
+  return fs.readdirSync(dir).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort();
+}
+
+/** The label of the photo at `index` (file-name order) under `seed`, as every sweep of photos assigns it. */
+export function photoLabel(index: number, seed: number): number {
+  return (index * 17 + seed * 7) % 100;
+}
+
+export interface PhotoJobsOptions {
+  /** Folder of photos (default: datasets/natural of this repository). */
+  dir?: string;
+  /** Attack only these files of the folder (default: all); labels still follow each file's place in the folder. */
+  files?: string[];
+  seeds: number[];
+  defenses: string[];
+  iterations: number;
+  lineSearch?: 'none' | 'strong_wolfe';
+  size?: number;
+}
+
+/** One job per (defense, photo, seed), in that order. */
+export function photoJobs(o: PhotoJobsOptions): DefendedAttackJob[] {
+  const dir = path.resolve(o.dir ?? path.join(__dirname, '../../../datasets/natural'));
+  const all = photoFiles(dir);
+  const files = o.files ?? all;
+  return o.defenses.flatMap((defense) => files.flatMap((f) => o.seeds.map((seed) => ({
+    image: path.join(dir, f), label: photoLabel(all.indexOf(f), seed), seed, iterations: o.iterations, defense,
+    ...(o.lineSearch ? { lineSearch: o.lineSearch } : {}), ...(o.size ? { size: o.size } : {}),
+  }))));
+}
 
 export interface DefendedAttackJob {
   /** Image file (any size; resized to `size`). */
@@ -57,6 +94,9 @@ export interface DefendedAttackResult extends DefendedAttackJob {
   reconstruction: number[];
   /** [height, width, channels] of `reconstruction`. */
   shape: [number, number, number];
+  /** The photo's file name, and the final reconstruction as an image (clipped to [0, 1]). */
+  name: string;
+  reconstructionImage: Img;
 }
 
 /** Curves are sampled every 10 iterations (the paper's figures). */
@@ -84,27 +124,29 @@ export function run(job: DefendedAttackJob): DefendedAttackResult {
       seed: job.seed,
       snapshotEvery: CURVE_EVERY,
     });
-    const s = score(imageAt(r.data, r.shape, 0), truth);
+    const rep = attackReport(r, [truth], [job.label]);
     const shown = clip01(imageAt(r.data, r.shape, 0));
     return {
       ...job,
       lineSearch,
       defenseCanonical: defense.spec,
-      mse: s.mse,
-      psnr: s.psnr,
-      ssim: s.ssim,
-      recovered: s.recovered,
-      recoveredLabel: r.labels[0],
-      labelOk: r.labels[0] === job.label,
-      status: r.status,
-      iterationsRun: r.iterations,
-      evals: r.evals,
-      seconds: r.seconds,
-      distance: r.distance,
+      mse: rep.mse,
+      psnr: rep.psnr,
+      ssim: rep.ssim,
+      recovered: rep.recovered,
+      recoveredLabel: rep.labels[0],
+      labelOk: rep.labelOk,
+      status: rep.status,
+      iterationsRun: rep.iterations,
+      evals: rep.evals,
+      seconds: rep.seconds,
+      distance: rep.distance,
       distanceCurve: sample(r.losses, CURVE_EVERY),
       mseCurve: mseCurve(r, truth).map((p) => ({ iteration: p.iteration, value: p.mse })),
       reconstruction: Array.from(shown.data),
       shape: [shown.height, shown.width, shown.channels],
+      name: path.basename(job.image),
+      reconstructionImage: shown,
     };
   } finally {
     disposeCase(c);

@@ -18,6 +18,8 @@ export const TASKS = Object.freeze({
   trainDefended: path.join(__dirname, 'train-defended.js'),
   /** DLG on a sentence through a BERT masked LM (text.ts). */
   text: path.join(__dirname, 'text.js'),
+  /** What a federated server recovers; DLG beside Inverting Gradients (federated.ts, notebook 08). */
+  federated: path.join(__dirname, 'federated.js'),
 });
 export type TaskName = keyof typeof TASKS;
 
@@ -31,3 +33,9 @@ export type { DefendedAttackJob, DefendedAttackResult, CurvePoint } from './defe
 export type { DefenseJob, DefenseJobResult, TrainJob, TrainJobResult, AttackJob, AttackJobResult } from './train-defended';
 export { SPLIT_SEED, TEST_COUNT, TRAIN_DEFAULTS, digitsSplit, digitsLenet, nearestDigit } from './train-defended';
 export type { TextAttackJob, TextAttackResult } from './text';
+export type { FederatedJob, FederatedResult, FederatedSettings, ClientResult, AggregateResult, FedAvgResult, DuelResult, DuelVariant, Scored } from './federated';
+export { DUEL_VARIANTS, lfwClients } from './federated';
+export { batchLabelStudy, idlgStudy } from './labels';
+export type { BatchLabelRow } from './labels';
+export { photoFiles, photoLabel, photoJobs } from './defended-attack';
+export type { PhotoJobsOptions } from './defended-attack';

@@ -83,6 +83,10 @@ export const show = {
   plot(traces: Plot[], layout: Layout = {}): void {
     show.svg(renderSvg(traces, layout));
   },
+  /** One image (a photo, a reconstruction, a labelled grid or gallery from lib/report), upscaled by `scale`. */
+  image(img: Img, scale = 1): void {
+    show.png(toPngBuffer(scale === 1 ? img : makeGrid([img], { scale, pad: 0 })));
+  },
   /** Images side by side (a grid, `cols` per row, upscaled by `scale`). */
   images(images: Img[], options: GridOptions = {}): void {
     show.png(toPngBuffer(makeGrid(images, { scale: 3, ...options })));
