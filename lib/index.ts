@@ -65,3 +65,4 @@ export * from './report/plot';
 export * from './report/table';
 export * from './report/progress';
 export * from './report/notebook';
+export * from './report/results';

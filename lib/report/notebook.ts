@@ -15,6 +15,8 @@
  * checks run in both modes, at thresholds that suit each.
  */
 import * as os from 'os';
+import * as path from 'path';
+import { saveResults } from './results';
 import { engineInfo } from '../engine';
 import { runParallel } from '../experiments/parallel';
 import { TASKS } from '../experiments';
@@ -158,10 +160,26 @@ export function summarize<T, K extends string | number>(items: T[], groupName: s
   });
 }
 
+export interface TableOptions {
+  /**
+   * Also save the rows as notebooks/results/NAME.json (lib/report/results.ts): README's tables are
+   * rendered from these files (`npm run readme`), so they carry the notebook's numbers.
+   */
+  results?: string;
+}
+
 /** Show rows as a table (a danfojs DataFrame, rendered as markdown; numbers to 3 significant places). */
-export function table(rows: Row[], caption?: string): void {
+export function table(rows: Row[], caption?: string, options: TableOptions = {}): void {
   const md = dataFrameMarkdown(dataFrame(rows));
   show.markdown(caption ? `${caption}\n\n${md}` : md);
+  if (options.results !== undefined) saveResults(options.results, rows);
+}
+
+const REPO = path.resolve(__dirname, '../../..');
+
+/** `text` with this repository's absolute path removed (paths print the same on every machine). */
+export function repoPath(text: string): string {
+  return text.split(REPO + path.sep).join('').split(REPO).join('.');
 }
 
 /** Number formats for text and tables. */
