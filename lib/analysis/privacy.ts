@@ -320,3 +320,89 @@ export function exactGaussianEpsilon(sigma: number, delta: number): number {
   }
   return 0.5 * (lo + hi);
 }
+
+// ---------------------------------------------------------------- what a DP-SGD training run guarantees
+
+/** How training draws its minibatches (lib/cases/train.ts). */
+export type Sampling = 'shuffle' | 'poisson';
+
+/** A DP-SGD training run, as far as its privacy is concerned. */
+export interface DpSgdRun {
+  /** Clipping norm (only reported: epsilon depends on the noise multiplier alone). */
+  clip: number;
+  /** Noise multiplier. */
+  sigma: number;
+  sampling: Sampling;
+  /** Training-set size N. */
+  examples: number;
+  /** Batch size (Poisson: the expected one, q N). */
+  batchSize: number;
+  /** Noisy steps taken. */
+  steps: number;
+  /** Passes over the data (shuffle: every example is in exactly one batch per epoch). */
+  epochs: number;
+  delta: number;
+}
+
+/** The privacy statement of a DP-SGD run. */
+export interface DpSgdPrivacy {
+  clip: number;
+  sigma: number;
+  sampling: Sampling;
+  /** batchSize / examples. */
+  q: number;
+  steps: number;
+  epochs: number;
+  delta: number;
+  /**
+   * The accountant's epsilon: RDP of the Poisson-subsampled Gaussian mechanism at rate q, `steps` times,
+   * improved conversion, DEFAULT_ORDERS, add-or-remove-one neighbours. A guarantee when sampling is
+   * 'poisson'. With 'shuffle' (fixed-size batches from a shuffle per epoch) it is the number DP
+   * libraries usually print, but that analysis assumes Poisson sampling and does not cover shuffling
+   * (Chua et al. 2024 show the true epsilon of shuffled batches can be much larger): see epsilonGuaranteed.
+   */
+  epsilon: number;
+  /** The order epsilon was read at (null when infinite). */
+  order: number | null;
+  /**
+   * An epsilon that holds for the sampling actually used. 'poisson': `epsilon`. 'shuffle': no
+   * amplification by sampling: an example's clipped gradient enters exactly one batch per epoch, so
+   * each epoch is one Gaussian mechanism; under replace-one neighbours (the example swapped for
+   * another at the same position) its sensitivity is 2C, so noise multiplier sigma / 2, q = 1,
+   * `epochs` compositions. (Replace-one is the relation a fixed-size batch admits; it is weaker than
+   * add-or-remove-one by about a factor 2 in epsilon.)
+   */
+  epsilonGuaranteed: number;
+  /** Neighbouring relation of epsilonGuaranteed. */
+  neighbours: 'add-or-remove-one' | 'replace-one';
+  /** One line saying what the numbers assume. */
+  note: string;
+}
+
+/** The privacy of a DP-SGD training run (see DpSgdPrivacy); sigma = 0 (clipping only): Infinity. */
+export function dpSgdPrivacy(run: DpSgdRun): DpSgdPrivacy {
+  const { clip, sigma, sampling, examples, batchSize, steps, epochs, delta } = run;
+  if (sampling !== 'shuffle' && sampling !== 'poisson') throw new Error(`sampling must be 'shuffle' or 'poisson', got '${sampling}'`);
+  if (!(Number.isInteger(examples) && examples >= 1)) throw new Error(`examples must be a positive integer, got ${examples}`);
+  if (!(batchSize > 0 && batchSize <= examples)) throw new Error(`batch size must be in (0, ${examples}], got ${batchSize}`);
+  if (!(Number.isInteger(epochs) && epochs >= 0)) throw new Error(`epochs must be an integer >= 0, got ${epochs}`);
+  const q = batchSize / examples;
+  const main = dpSgdEpsilon({ sigma, q, steps, delta });
+  const guaranteed = sampling === 'poisson' ? main.epsilon : dpSgdEpsilon({ sigma: sigma / 2, q: 1, steps: epochs, delta }).epsilon;
+  const note = sampling === 'poisson'
+    ? `Poisson sampling at rate q = ${q.toPrecision(4)}: epsilon is a guarantee (RDP accountant, add-or-remove-one, delta ${delta})`
+    : `shuffled fixed-size batches: epsilon (${fmt(main.epsilon)}) assumes Poisson sampling at q = ${q.toPrecision(4)} as DP libraries report it, `
+      + `but does not cover shuffling; guaranteed without amplification: ${fmt(guaranteed)} (replace-one, ${epochs} epochs, delta ${delta})`;
+  return {
+    clip, sigma, sampling, q, steps, epochs, delta,
+    epsilon: main.epsilon,
+    order: main.order,
+    epsilonGuaranteed: guaranteed,
+    neighbours: sampling === 'poisson' ? 'add-or-remove-one' : 'replace-one',
+    note,
+  };
+}
+
+function fmt(x: number): string {
+  return Number.isFinite(x) ? x.toPrecision(4) : 'Infinity';
+}
