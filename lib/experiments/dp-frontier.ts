@@ -313,8 +313,8 @@ export interface FrontierRow {
   labelsOk: number;
   dlgMedianMse: number;
   invertingMedianMse: number;
-  /** 'no' (every digit recovered), 'partly', 'blurred only' (none recovered, some identified), 'yes'. */
-  stopped: 'no' | 'partly' | 'blurred only' | 'yes';
+  /** 'no' (every digit recovered), 'partly', 'blurred only' (none recovered, some identified), 'yes'; 'not attacked' without attack results. */
+  stopped: 'no' | 'partly' | 'blurred only' | 'yes' | 'not attacked';
 }
 
 /** Summarise results into one row per defense, in the order defenses first appear. */
@@ -357,7 +357,7 @@ export function frontierTable(results: FrontierResult[]): FrontierRow[] {
       labelsOk: count((a) => a.dlg.labelOk),
       dlgMedianMse: median(attacks.map((a) => a.dlg.mse)),
       invertingMedianMse: median(attacks.map((a) => a.inverting.mse)),
-      stopped: recovered === attacks.length && attacks.length > 0 ? 'no' : recovered > 0 ? 'partly' : identified > 0 ? 'blurred only' : 'yes',
+      stopped: attacks.length === 0 ? 'not attacked' : recovered === attacks.length ? 'no' : recovered > 0 ? 'partly' : identified > 0 ? 'blurred only' : 'yes',
     };
   });
 }

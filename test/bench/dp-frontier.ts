@@ -37,6 +37,14 @@ const SPEC: Record<string, FlagSpec> = {
   help: { kind: 'boolean', help: 'show this help' },
 };
 
+/** JSON has no Infinity or NaN: written as strings; read back from those strings, or from null in the epsilon fields. */
+const writeNumber = (_: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v);
+const INFINITE_FIELDS = new Set(['stepEpsilon', 'stepExactEpsilon', 'epsilon', 'epsilonGuaranteed']);
+const readNumber = (k: string, v: unknown) => {
+  if (v === 'Infinity' || v === '-Infinity' || v === 'NaN') return Number(v);
+  return v === null && INFINITE_FIELDS.has(k) ? Infinity : v;
+};
+
 const numbers = (text: string, flag: string): number[] => text.split(',').filter((s) => s.trim() !== '').map((s) => {
   const v = Number(s);
   if (!Number.isFinite(v)) throw new UsageError(`--${flag}: '${s}' is not a number`);
@@ -69,7 +77,7 @@ async function main(): Promise<void> {
     return;
   }
   if (Array.isArray(args.table)) {
-    const results = (args.table as string[]).flatMap((f) => JSON.parse(fs.readFileSync(f, 'utf8')).results as FrontierResult[]);
+    const results = (args.table as string[]).flatMap((f) => JSON.parse(fs.readFileSync(f, 'utf8'), readNumber).results as FrontierResult[]);
     process.stdout.write(markdownTable(frontierTable(results)) + '\n');
     return;
   }
@@ -102,7 +110,7 @@ async function main(): Promise<void> {
     },
   });
   if (typeof args.out === 'string') {
-    fs.writeFileSync(args.out, JSON.stringify({ args, seconds: (Date.now() - t0) / 1000, results }) + '\n');
+    fs.writeFileSync(args.out, JSON.stringify({ args, seconds: (Date.now() - t0) / 1000, results }, writeNumber) + '\n');
   }
   process.stdout.write(markdownTable(frontierTable(results)) + '\n');
 }
