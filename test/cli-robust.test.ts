@@ -31,6 +31,17 @@ describe('npm run dlg: nothing is lost, nothing is silently ignored', function (
     assert.deepEqual(j.notes, ['astronaut.png: 32x32 resized to 64x64']);
   });
 
+  it('--defense dp:1:1: the JSON gives the (epsilon, delta) of the one shared gradient; no dp step: Infinity', () => {
+    const r = dlgCli(['--image', ASTRONAUT, '--label', '7', '--iterations', '1', '--defense', 'dp:1:1', '--delta', '1e-6', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.defense, 'dp:1:1');
+    assert.equal(j.delta, 1e-6);
+    assert.ok(j.epsilon > j.epsilon_exact && j.epsilon_exact > 4 && j.epsilon < 7, `epsilon ${j.epsilon}, exact ${j.epsilon_exact}`);
+    const plain = JSON.parse(dlgCli(['--image', ASTRONAUT, '--label', '7', '--iterations', '1', '--defense', 'prune:0.3', '--json']).stdout);
+    assert.equal(plain.epsilon, 'Infinity');
+  });
+
   it('progress lines give N of total and the time left', () => {
     const r = dlgCli(['--image', ASTRONAUT, '--label', '7', '--iterations', '20']);
     assert.equal(r.code, 0, r.stderr);
@@ -58,6 +69,8 @@ describe('npm run dlg: nothing is lost, nothing is silently ignored', function (
     [[...image, '--engine', 'gpu'], /--engine must be 'auto', 'tfjs' or 'fused', got 'gpu'/],
     [[...image, '--snapshot-every', '0'], /--snapshot-every must be >= 1, got 0/],
     [[...image, '--size', '1'], /--size must be in \[2, 512\], got 1/],
+    [[...image, '--defense', 'dp:1:1', '--delta', '2'], /--delta must be in \(0, 1\), got 2/],
+    [[...image, '--defense', 'dp:0:1'], /--defense: bad defense 'dp:0:1'/],
     [['--text', 'hello world', '--image', ASTRONAUT], /unknown option --image for --text \(it applies to a single --image or --batch\)/],
     [['--text', 'hello world', '--batch', '2'], /--text and --batch are different attacks/],
     [['--batch', '2', '--image', ASTRONAUT, '--image', ASTRONAUT, '--pick', 'random'], /--pick applies to --dataset/],

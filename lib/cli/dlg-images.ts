@@ -17,6 +17,7 @@ import { dlg } from '../attacks/dlg';
 import type { DlgResult } from '../attacks/dlg';
 import { defaultPreset } from '../config';
 import { parseDefense } from '../defenses';
+import { stepEpsilon, STEP_DELTA } from '../analysis/step-privacy';
 import type { NamedDefense } from '../defenses';
 import { attackReport } from '../analysis/report';
 import { batchImages, clip01 } from '../analysis/score';
@@ -101,6 +102,9 @@ export function runImages(args: Parsed, mode: Mode): void {
   } catch (e) {
     throw new UsageError(`--defense: ${(e as Error).message}`);
   }
+  const delta = (args.delta as number | undefined) ?? STEP_DELTA;
+  if (!(delta > 0 && delta < 1)) throw new UsageError(`--delta must be in (0, 1), got ${delta}`);
+  const privacy = stepEpsilon(defense.spec, delta);
   const out = typeof args.out === 'string' ? prepareOutDir(args.out, ['result.json', 'progress.png', 'reconstruction.png']) : null;
   const input = readInputs(args, mode);
   const quiet = args.json === true;
@@ -116,7 +120,7 @@ export function runImages(args: Parsed, mode: Mode): void {
     disposeCase(c);
   }
   const report = attackReport(result, input.truths, input.labels);
-  const settings = { seed, size: input.truths[0].height, preset, defense: defense.spec, line_search: config.lbfgs.lineSearch, label_strategy: config.label, notes: input.notes, out: out?.dir ?? null };
+  const settings = { seed, size: input.truths[0].height, preset, defense: defense.spec, epsilon: privacy.epsilon, epsilon_exact: privacy.exactEpsilon, delta, line_search: config.lbfgs.lineSearch, label_strategy: config.label, notes: input.notes, out: out?.dir ?? null };
   const line = mode === 'image'
     ? { image: input.source, mse: report.mse, psnr: report.psnr, ssim: report.ssim, recovered: report.recovered, label: report.labels[0], label_ok: report.labelOk, ...settings, ...runFields(report) }
     : {

@@ -14,7 +14,8 @@
  * --preset default|paper|batch chooses the starting configuration (lib/config.ts PRESETS; --paper is
  * --preset paper); every configuration flag overrides one key of it. --defense SPEC (none,
  * gaussian:1e-3, laplacian:1e-2, fp16, int8, prune:0.3; '+' composes) is applied by the client to its
- * gradient, seeded from --seed, before the attacker sees it.
+ * gradient, seeded from --seed, before the attacker sees it; the JSON line gives the (epsilon, delta) of that one
+ * shared gradient (finite only under dp:C:SIGMA with SIGMA > 0; --delta, default 1e-5).
  * Bad input (a bad flag value, a flag that does not apply to the mode, a flag given twice, an unreadable
  * image, an unusable --out) prints one error line and exits with code 2 before any work starts.
  */
@@ -24,6 +25,7 @@ import { CONFIG_FLAGS } from './flags';
 import { knownDefenseForms } from '../defenses';
 import { DATASETS } from '../data';
 import { PRESET_NAMES } from '../config';
+import { STEP_DELTA } from '../analysis/step-privacy';
 import { runImages } from './dlg-images';
 import { runText } from './dlg-text';
 
@@ -55,6 +57,7 @@ export const FLAGS: Record<string, CliFlag> = {
   engine: config('engine', IMAGES),
   'snapshot-every': config('snapshot-every', IMAGES),
   defense: { kind: 'string', modes: IMAGES, default: 'none', help: `gradient defense of the client, seeded from --seed: ${knownDefenseForms()} ('+' composes)` },
+  delta: { kind: 'number', modes: IMAGES, help: `delta of the (epsilon, delta) the JSON reports for a dp:C:SIGMA defense (default ${STEP_DELTA})` },
   out: { kind: 'string', modes: IMAGES, help: 'directory for result.json, progress.png and reconstruction.png (checked before the attack)' },
   batch: { kind: 'int', modes: ['batch'], help: 'attack a batch of N images (from --dataset, or N --image files); per-image scores after matching' },
   dataset: { kind: 'string', modes: ['batch'], help: `with --batch: take the images from a dataset (${Object.keys(DATASETS).join(', ')})`, hint: 'add --batch N (--batch 1 for one image)' },

@@ -29,6 +29,7 @@ import type { SweepRecord } from '../experiments/sweep';
 import { photoFiles, photoJobs } from '../experiments/defended-attack';
 import type { DefendedAttackJob, DefendedAttackResult } from '../experiments/defended-attack';
 import { parseDefense } from '../defenses';
+import { stepEpsilon } from '../analysis/step-privacy';
 import { engineInfo } from '../engine';
 import { loadImage } from '../data/image';
 import { median, groupBy } from '../analysis/stats';
@@ -67,6 +68,7 @@ export function summarize(runs: Run[]) {
       rate: recovered / results.length,
       labelAccuracy: results.filter((r) => r.labelOk).length / results.length,
       medianMse: median(results.map((r) => r.mse)),
+      epsilon: stepEpsilon(defense).epsilon, // of one shared gradient, delta 1e-5 (Infinity: no guarantee)
       lineSearch: rs[0].job.lineSearch ?? 'strong_wolfe',
       iterations: rs[0].job.iterations,
       medianSecondsPerRun: median(results.map((r) => r.seconds)),
