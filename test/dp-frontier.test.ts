@@ -7,8 +7,8 @@ import { strict as assert } from 'assert';
 import { tf } from '../lib/engine';
 import { run, dpSpec, frontierJobs, frontierTable } from '../lib/experiments/dp-frontier';
 import type { FrontierAttackResult, FrontierTrainResult, FrontierResult, FrontierAttackJob } from '../lib/experiments/dp-frontier';
-import { dpSgdEpsilon } from '../lib/analysis/privacy';
-import { stepEpsilon } from '../lib/analysis/step-privacy';
+import { dpSgdEpsilon } from '../lib/defenses/accountant';
+import { stepEpsilon } from '../lib/defenses/step-privacy';
 
 const quick: Partial<FrontierAttackJob> = { restarts: 2, dlgIterations: 100, invertingIterations: 200 };
 

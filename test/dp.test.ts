@@ -1,7 +1,7 @@
 /**
  * DP-SGD as a defense (lib/defenses/dp.ts), per-example gradients (lib/models/per-example.ts,
  * lib/engine/per-example.ts), makeCase / defendCase with per-example defenses, DP-SGD training
- * (lib/cases/train.ts) and the epsilon of one shared step (lib/analysis/step-privacy.ts).
+ * (lib/cases/train.ts) and the epsilon of one shared step (lib/defenses/step-privacy.ts).
  */
 import { strict as assert } from 'assert';
 import { tf } from '../lib/engine';
@@ -21,8 +21,8 @@ import {
   parseDefense, parseDefenseSpec, canonicalDefense, applyDefense, applyPerExampleDefense, dpSgd, perExampleNorms, clipFactors,
   dpParameters, defenseSeed, knownDefenseForms,
 } from '../lib/defenses';
-import { dpSgdEpsilon, gaussianRdpEpsilon, exactGaussianEpsilon } from '../lib/analysis/privacy';
-import { stepEpsilon } from '../lib/analysis/step-privacy';
+import { dpSgdEpsilon, gaussianRdpEpsilon, exactGaussianEpsilon } from '../lib/defenses/accountant';
+import { stepEpsilon } from '../lib/defenses/step-privacy';
 import type { Img } from '../lib/data/image';
 
 const digitsModel = (seed: number, activation: 'sigmoid' | 'relu' = 'sigmoid'): Model => lenet({ inputShape: [8, 8, 1], numClasses: 10, seed, activation });

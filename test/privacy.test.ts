@@ -1,5 +1,5 @@
 /**
- * lib/analysis/privacy.ts: the RDP accountant of DP-SGD against dp_accounting 0.6.0 and Opacus 1.6
+ * lib/defenses/accountant.ts: the RDP accountant of DP-SGD against dp_accounting 0.6.0 and Opacus 1.6
  * (test/golden/privacy_golden.py -> test/golden/privacy.json) and against the published examples of
  * TensorFlow Privacy, Opacus and Abadi et al. 2016.
  */
@@ -9,7 +9,7 @@ import * as path from 'path';
 import {
   DEFAULT_ORDERS, OPACUS_ORDERS, rdpSampledGaussian, rdpSteps, epsilonFromRdp, dpSgdEpsilon, gaussianRdpEpsilon,
   exactGaussianEpsilon, logErfc, logGamma,
-} from '../lib/analysis/privacy';
+} from '../lib/defenses/accountant';
 
 type Num = number | 'inf' | '-inf';
 interface Golden {

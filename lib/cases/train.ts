@@ -22,7 +22,7 @@
  * DP-SGD (Abadi et al. 2016): with a per-example defense ('dp:C:SIGMA', 'clip:C', lib/defenses/dp.ts)
  * every step computes the per-example gradients of its minibatch (lib/models/per-example.ts), clips
  * each to norm C, adds N(0, (SIGMA C)^2) to their sum and divides by the batch size; the run reports
- * its privacy (`privacy`: epsilon at `delta`, lib/analysis/privacy.ts). Minibatches come from a
+ * its privacy (`privacy`: epsilon at `delta`, lib/defenses/accountant.ts). Minibatches come from a
  * shuffle per epoch (`sampling: 'shuffle'`, the default: fixed-size, disjoint batches) or from
  * Poisson sampling (`sampling: 'poisson'`: every example joins each step's batch independently with
  * probability q = batchSize / N, round(N / batchSize) steps per epoch, the sum divided by the
@@ -39,8 +39,8 @@ import { stackImages } from './case';
 import { parseDefense, defenseSeed, dpParameters } from '../defenses';
 import type { Defense, NamedDefense, PerExampleDefense } from '../defenses';
 import { perExampleGradients } from '../models/per-example';
-import { dpSgdPrivacy } from '../analysis/privacy';
-import type { DpSgdPrivacy, Sampling } from '../analysis/privacy';
+import { dpSgdPrivacy } from '../defenses/accountant';
+import type { DpSgdPrivacy, Sampling } from '../defenses/accountant';
 import type { Img } from '../data/image';
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 

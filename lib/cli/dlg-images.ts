@@ -17,7 +17,7 @@ import { dlg } from '../attacks/dlg';
 import type { DlgResult } from '../attacks/dlg';
 import { defaultPreset } from '../config';
 import { parseDefense } from '../defenses';
-import { stepEpsilon, STEP_DELTA } from '../analysis/step-privacy';
+import { stepEpsilon, STEP_DELTA } from '../defenses/step-privacy';
 import type { NamedDefense } from '../defenses';
 import { attackReport } from '../analysis/report';
 import { batchImages, clip01 } from '../analysis/score';

@@ -25,7 +25,7 @@ import { CONFIG_FLAGS } from './flags';
 import { knownDefenseForms } from '../defenses';
 import { DATASETS } from '../data';
 import { PRESET_NAMES } from '../config';
-import { STEP_DELTA } from '../analysis/step-privacy';
+import { STEP_DELTA } from '../defenses/step-privacy';
 import { runImages } from './dlg-images';
 import { runText } from './dlg-text';
 

@@ -29,7 +29,7 @@ import type { SweepRecord } from '../experiments/sweep';
 import { photoFiles, photoJobs } from '../experiments/defended-attack';
 import type { DefendedAttackJob, DefendedAttackResult } from '../experiments/defended-attack';
 import { parseDefense } from '../defenses';
-import { stepEpsilon } from '../analysis/step-privacy';
+import { stepEpsilon } from '../defenses/step-privacy';
 import { engineInfo } from '../engine';
 import { loadImage } from '../data/image';
 import { median, groupBy } from '../analysis/stats';

@@ -17,7 +17,7 @@
  *   clip:C        clipping alone (dp:C:0: no noise, no formal guarantee)
  *
  * For a batch of one (single-image DLG) dp:C:SIGMA clips the gradient to norm C and adds
- * N(0, (SIGMA C)^2) noise to every entry. The privacy this buys is computed by lib/analysis/privacy.ts.
+ * N(0, (SIGMA C)^2) noise to every entry. The privacy this buys is computed by lib/defenses/accountant.ts.
  *
  * Arithmetic: norms, scaling, sums and noise in float64, one rounding to float32 at the end. The
  * clipped rows then have norm <= C up to that rounding (relative 2^-24): floating-point side channels

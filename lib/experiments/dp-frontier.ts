@@ -5,7 +5,7 @@
  *
  *   { kind: 'train', defense: 'dp:1:0.3', seed }   train the LeNet under the defense (DP-SGD: per-example
  *        clipping in every minibatch, Poisson sampling by default) -> held-out accuracy and, for a dp
- *        spec, the run's epsilon (lib/analysis/privacy.ts; sampling, q, steps and delta stated);
+ *        spec, the run's epsilon (lib/defenses/accountant.ts; sampling, q, steps and delta stated);
  *   { kind: 'attack', defense: 'dp:1:0.3', seed, index }   attack the defended gradient of one held-out
  *        digit, shared by a freshly initialised model of the same family (the paper's setting), with a
  *        strong attacker, two attacks side by side:
@@ -24,7 +24,7 @@
  */
 import { disposeModel } from '../models/model';
 import { trainWithDefense } from '../cases/train';
-import type { Sampling, DpSgdPrivacy } from '../analysis/privacy';
+import type { Sampling, DpSgdPrivacy } from '../defenses/accountant';
 import { makeCase, disposeCase } from '../cases/case';
 import { parseDefense } from '../defenses';
 import { dlg } from '../attacks/dlg';
@@ -32,7 +32,7 @@ import { invertingGradients, DEFAULT_INVERTING } from '../attacks/inverting';
 import type { DlgResult } from '../attacks/dlg';
 import { DEFAULT_DLG } from '../config';
 import { score, imageAt, clip01 } from '../analysis/score';
-import { stepEpsilon, STEP_DELTA } from '../analysis/step-privacy';
+import { stepEpsilon, STEP_DELTA } from '../defenses/step-privacy';
 import { digitsSplit, digitsLenet, nearestDigit, TRAIN_DEFAULTS } from './train-defended';
 
 /** The DP-SGD defense of the grid: clipping norm `clip` (default 1), noise multiplier `sigma`. */

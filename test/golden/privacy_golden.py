@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """
-Reference values for lib/analysis/privacy.ts (the RDP accountant of DP-SGD), computed with Google's
+Reference values for lib/defenses/accountant.ts (the RDP accountant of DP-SGD), computed with Google's
 dp_accounting 0.6.0 (the accountant of TensorFlow Privacy, github.com/google/differential-privacy,
 python/dp_accounting) and Opacus 1.6's RDP analysis (opacus/accountants/analysis/rdp.py).
 

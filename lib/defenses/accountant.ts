@@ -18,7 +18,8 @@
  *                Privacy and Opacus used when their published examples were written.
  * Neighbouring datasets differ by adding or removing one example (the relation of the SGM analysis).
  *
- * The code is a port of dp_accounting 0.6.0 (rdp_privacy_accountant.py): the same orders, the same
+ * The computation follows dp_accounting 0.6.0's accountant (written here from the papers and checked
+ * against that library's values): the same orders, the same
  * series, its termination rule (at most 1000 terms; an order whose series does not converge counts
  * as RDP = Infinity, so the result stays an upper bound) and its summing of the fractional series in
  * absolute value (an upper bound on A_a). test/privacy.test.ts checks every order against it

@@ -7,7 +7,7 @@
  * A client that shares the DP-SGD gradient of its batch once releases one Gaussian mechanism: the
  * clipped per-example gradients' sum has sensitivity C to adding or removing one example and gets
  * noise of standard deviation sigma C, so the noise multiplier is sigma, with no sampling (q = 1) and
- * one step (T = 1). `epsilon` is the RDP accountant's (lib/analysis/privacy.ts, improved conversion,
+ * one step (T = 1). `epsilon` is the RDP accountant's (lib/defenses/accountant.ts, improved conversion,
  * its DEFAULT_ORDERS), which is what the same accountant gives a whole training run; `exactEpsilon` is
  * the smallest epsilon of that one Gaussian mechanism (analytic Gaussian, Balle and Wang 2018).
  * Later steps of a composed spec ('dp:1:1+fp16') are post-processing and do not change either.
@@ -15,7 +15,7 @@
  * have no bounded-noise guarantee: epsilon Infinity (JSON.stringify writes it as null).
  */
 import { parseDefense, dpParameters } from '../defenses';
-import { gaussianRdpEpsilon, exactGaussianEpsilon } from './privacy';
+import { gaussianRdpEpsilon, exactGaussianEpsilon } from './accountant';
 
 /** The privacy of one shared gradient under a defense. */
 export interface StepPrivacy {
