@@ -34,6 +34,7 @@ import { DEFAULT_DLG } from '../config';
 import { score, imageAt, clip01 } from '../analysis/score';
 import { stepEpsilon, STEP_DELTA } from '../defenses/step-privacy';
 import { digitsSplit, digitsLenet, nearestDigit, TRAIN_DEFAULTS } from './train-defended';
+import { mean, median } from '../analysis/stats';
 
 /** The DP-SGD defense of the grid: clipping norm `clip` (default 1), noise multiplier `sigma`. */
 export function dpSpec(sigma: number, clip = 1): string {
@@ -321,13 +322,6 @@ export interface FrontierRow {
 export function frontierTable(results: FrontierResult[]): FrontierRow[] {
   const specs: string[] = [];
   for (const r of results) if (!specs.includes(r.defense)) specs.push(r.defense);
-  const mean = (xs: number[]) => (xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
-  const median = (xs: number[]) => {
-    if (xs.length === 0) return NaN;
-    const s = [...xs].sort((a, b) => a - b);
-    const m = s.length >> 1;
-    return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-  };
   return specs.map((defense): FrontierRow => {
     const trains = results.filter((r): r is FrontierTrainResult => r.kind === 'train' && r.defense === defense);
     const attacks = results.filter((r): r is FrontierAttackResult => r.kind === 'attack' && r.defense === defense);

@@ -20,6 +20,8 @@ export const TASKS = Object.freeze({
   text: path.join(__dirname, 'text.js'),
   /** What a federated server recovers; DLG beside Inverting Gradients (federated.ts, notebook 08). */
   federated: path.join(__dirname, 'federated.js'),
+  /** DP-SGD and the paper's defenses: accuracy and a strong attacker's leakage (dp-frontier.ts, notebook 11). */
+  dpFrontier: path.join(__dirname, 'dp-frontier.js'),
 });
 export type TaskName = keyof typeof TASKS;
 
@@ -39,3 +41,5 @@ export { batchLabelStudy, idlgStudy } from './labels';
 export type { BatchLabelRow } from './labels';
 export { photoFiles, photoLabel, photoJobs } from './defended-attack';
 export type { PhotoJobsOptions } from './defended-attack';
+export type { FrontierJob, FrontierResult, FrontierTrainJob, FrontierTrainResult, FrontierAttackJob, FrontierAttackResult, FrontierGrid, FrontierRow, AttackOutcome } from './dp-frontier';
+export { dpSpec, frontierJobs, frontierTable, ATTACK_DEFAULTS } from './dp-frontier';
