@@ -22,6 +22,7 @@ export * from './rng';
 export * from './models/model';
 export * from './models/nn';
 export * from './models/gradients';
+export * from './models/per-example';
 export * from './models/lenet';
 export * from './models/dense';
 export * from './models/bert';
@@ -37,6 +38,8 @@ export * from './cases/text';
 export * from './cases/masking';
 
 export * from './defenses';
+export * from './defenses/accountant';
+export * from './defenses/step-privacy';
 
 export * from './attacks/dlg';
 export * from './attacks/objective';
