@@ -40,10 +40,6 @@ export const DENSE_RECORD_LENGTH = 28;
   return f64x2.promote_low_f32x4(v128.load64_zero(p + (<usize>i << 2)));
 }
 // @ts-ignore: decorator
-@inline function v2(p: usize, i: i32): v128 {
-  return v128.load(p + (<usize>i << 3));
-}
-// @ts-ignore: decorator
 @inline function hsum(v: v128): f64 {
   return f64x2.extract_lane(v, 0) + f64x2.extract_lane(v, 1);
 }
@@ -69,38 +65,50 @@ function softmaxRow(v: usize, vo: i32, out: usize, o: i32, K: i32): void {
   for (let k = 0; k < K; k++) f64put(out, o + k, f64at(out, o + k) / s);
 }
 
-/** out[o + k] = init[k] (float64, or float32 when init32) + sum_j x[xo + j] M[j, k] + y[xo + j] N[j, k] (N optional: 0). */
-function rowTimes(x: usize, y: usize, xo: i32, F: i32, M: usize, N: usize, K: i32, init: usize, init32: bool, out: usize, o: i32): void {
-  let k = 0;
-  for (; k + 2 <= K; k += 2) {
-    let acc = init32 ? w2(init, k) : v2(init, k);
-    for (let j = 0; j < F; j++) {
-      acc = f64x2.add(acc, f64x2.mul(f64x2.splat(f64at(x, xo + j)), w2(M, j * K + k)));
-      if (N) acc = f64x2.add(acc, f64x2.mul(f64x2.splat(f64at(y, xo + j)), w2(N, j * K + k)));
+/** out[o..o+K) += sum_j x[xo + j] M[j, :] (j < F): rows of M streamed four at a time, out kept in f64x2 lanes. */
+function addRowTimes(x: usize, xo: i32, F: i32, M: usize, K: i32, out: usize, o: i32): void {
+  const K2 = K & ~1;
+  const po = out + (<usize>o << 3);
+  let j = 0;
+  for (; j + 4 <= F; j += 4) {
+    const x0 = f64x2.splat(f64at(x, xo + j)), x1 = f64x2.splat(f64at(x, xo + j + 1));
+    const x2 = f64x2.splat(f64at(x, xo + j + 2)), x3 = f64x2.splat(f64at(x, xo + j + 3));
+    const r0 = j * K, r1 = r0 + K, r2 = r1 + K, r3 = r2 + K;
+    for (let k = 0; k < K2; k += 2) {
+      const p = po + (<usize>k << 3);
+      const s = f64x2.add(f64x2.add(f64x2.mul(x0, w2(M, r0 + k)), f64x2.mul(x1, w2(M, r1 + k))),
+        f64x2.add(f64x2.mul(x2, w2(M, r2 + k)), f64x2.mul(x3, w2(M, r3 + k))));
+      v128.store(p, f64x2.add(v128.load(p), s));
     }
-    v128.store(out + (<usize>(o + k) << 3), acc);
+    for (let k = K2; k < K; k++) {
+      f64put(out, o + k, f64at(out, o + k) + f64at(x, xo + j) * f32at(M, r0 + k) + f64at(x, xo + j + 1) * f32at(M, r1 + k)
+        + f64at(x, xo + j + 2) * f32at(M, r2 + k) + f64at(x, xo + j + 3) * f32at(M, r3 + k));
+    }
   }
-  for (; k < K; k++) {
-    let acc = init32 ? f32at(init, k) : f64at(init, k);
-    for (let j = 0; j < F; j++) {
-      acc += f64at(x, xo + j) * f32at(M, j * K + k);
-      if (N) acc += f64at(y, xo + j) * f32at(N, j * K + k);
+  for (; j < F; j++) {
+    const xv = f64at(x, xo + j), x0 = f64x2.splat(xv), r0 = j * K;
+    for (let k = 0; k < K2; k += 2) {
+      const p = po + (<usize>k << 3);
+      v128.store(p, f64x2.add(v128.load(p), f64x2.mul(x0, w2(M, r0 + k))));
     }
-    f64put(out, o + k, acc);
+    for (let k = K2; k < K; k++) f64put(out, o + k, f64at(out, o + k) + xv * f32at(M, r0 + k));
   }
 }
 
-/** sum_k u[uo + k] M[j, k] (+ v[uo + k] N[j, k] when N). */
+/** sum_k u[uo + k] M[j, k] (+ v[uo + k] N[j, k] when N is not 0). */
 function dotRow(u: usize, v: usize, uo: i32, M: usize, N: usize, j: i32, K: i32): f64 {
   let acc = f64x2.splat(0);
-  const r = j * K;
-  let k = 0;
-  for (; k + 2 <= K; k += 2) {
-    acc = f64x2.add(acc, f64x2.mul(v2(u, uo + k), w2(M, r + k)));
-    if (N) acc = f64x2.add(acc, f64x2.mul(v2(v, uo + k), w2(N, r + k)));
+  const r = j * K, K2 = K & ~1;
+  const pu = u + (<usize>uo << 3), pv = v + (<usize>uo << 3);
+  if (N) {
+    for (let k = 0; k < K2; k += 2) {
+      acc = f64x2.add(acc, f64x2.add(f64x2.mul(v128.load(pu + (<usize>k << 3)), w2(M, r + k)), f64x2.mul(v128.load(pv + (<usize>k << 3)), w2(N, r + k))));
+    }
+  } else {
+    for (let k = 0; k < K2; k += 2) acc = f64x2.add(acc, f64x2.mul(v128.load(pu + (<usize>k << 3)), w2(M, r + k)));
   }
   let s = hsum(acc);
-  for (; k < K; k++) {
+  for (let k = K2; k < K; k++) {
     s += f64at(u, uo + k) * f32at(M, r + k);
     if (N) s += f64at(v, uo + k) * f32at(N, r + k);
   }
@@ -114,7 +122,8 @@ export function denseForward(d: usize): void {
   toFeatures(ptr(d, A_L), ptr(d, PERM), B, F, field(d, OHWC_), f);
   for (let b = 0; b < B; b++) {
     const oo = b * K;
-    rowTimes(f, 0, b * F, F, ptr(d, WD), 0, K, ptr(d, BD), true, o, oo);
+    for (let k = 0; k < K; k++) f64put(o, oo + k, f32at(ptr(d, BD), k));
+    addRowTimes(f, b * F, F, ptr(d, WD), K, o, oo);
     softmaxRow(o, oo, p, oo, K);
     if (field(d, JOINT_)) softmaxRow(lab, oo, t, oo, K);
     else for (let k = 0; k < K; k++) f64put(t, oo + k, f64at(lab, oo + k));
@@ -133,22 +142,31 @@ export function denseForward(d: usize): void {
 export function denseBackward(d: usize): f64 {
   const B = field(d, B_), F = field(d, F_), K = field(d, K_), OHWC = field(d, OHWC_);
   const f = ptr(d, FEAT), e = ptr(d, E), Wd = ptr(d, WD), sWd = ptr(d, SWD), gWd = ptr(d, GWD), perm = ptr(d, PERM), daL = ptr(d, DA_L);
+  const g = ptr(d, O); // scratch row of K (the logits are not needed any more)
+  const K2 = K & ~1;
   let Dv = f64x2.splat(0);
   let D: f64 = 0;
   for (let j = 0; j < F; j++) {
     const r = j * K;
-    let k = 0;
-    for (; k + 2 <= K; k += 2) {
-      let g = f64x2.neg(w2(sWd, r + k));
-      for (let b = 0; b < B; b++) g = f64x2.add(g, f64x2.mul(f64x2.splat(f64at(f, b * F + j)), v2(e, b * K + k)));
-      Dv = f64x2.add(Dv, f64x2.mul(g, g));
-      v128.store64_lane(gWd + (<usize>(r + k) << 2), f32x4.demote_f64x2_zero(f64x2.add(g, g)), 0);
+    for (let k = 0; k < K2; k += 2) v128.store(g + (<usize>k << 3), f64x2.neg(w2(sWd, r + k)));
+    for (let k = K2; k < K; k++) f64put(g, k, -f32at(sWd, r + k));
+    for (let b = 0; b < B; b++) {
+      const fb = f64at(f, b * F + j), fv = f64x2.splat(fb), pe = e + (<usize>(b * K) << 3);
+      for (let k = 0; k < K2; k += 2) {
+        const p = g + (<usize>k << 3);
+        v128.store(p, f64x2.add(v128.load(p), f64x2.mul(fv, v128.load(pe + (<usize>k << 3)))));
+      }
+      for (let k = K2; k < K; k++) f64put(g, k, f64at(g, k) + fb * f64at(e, b * K + k));
     }
-    for (; k < K; k++) {
-      let g = -f32at(sWd, r + k);
-      for (let b = 0; b < B; b++) g += f64at(f, b * F + j) * f64at(e, b * K + k);
-      D += g * g;
-      store<f32>(gWd + (<usize>(r + k) << 2), <f32>(2 * g));
+    for (let k = 0; k < K2; k += 2) {
+      const v = v128.load(g + (<usize>k << 3));
+      Dv = f64x2.add(Dv, f64x2.mul(v, v));
+      v128.store64_lane(gWd + (<usize>(r + k) << 2), f32x4.demote_f64x2_zero(f64x2.add(v, v)), 0);
+    }
+    for (let k = K2; k < K; k++) {
+      const v = f64at(g, k);
+      D += v * v;
+      store<f32>(gWd + (<usize>(r + k) << 2), <f32>(2 * v));
     }
     const pj = load<i32>(perm + (<usize>j << 2));
     for (let b = 0; b < B; b++) store<f32>(daL + (<usize>(b * OHWC + pj) << 2), <f32>dotRow(e, 0, b * K, Wd, 0, j, K));
@@ -156,9 +174,9 @@ export function denseBackward(d: usize): f64 {
   D += hsum(Dv);
   const sbd = ptr(d, SBD), gbd = ptr(d, GBD);
   for (let k = 0; k < K; k++) {
-    let g: f64 = 0;
-    for (let b = 0; b < B; b++) g += f64at(e, b * K + k);
-    const dk = g - f32at(sbd, k);
+    let gk: f64 = 0;
+    for (let b = 0; b < B; b++) gk += f64at(e, b * K + k);
+    const dk = gk - f32at(sbd, k);
     D += dk * dk;
     f64put(gbd, k, 2 * dk);
   }
@@ -177,7 +195,9 @@ export function denseAdjoint(d: usize): void {
   toFeatures(ptr(d, ADJ_DA_L), perm, B, F, OHWC, df);
   for (let b = 0; b < B; b++) {
     const oo = b * K;
-    rowTimes(df, f, b * F, F, Wd, gWd, K, ptr(d, GBD), false, ebar, oo);
+    for (let k = 0; k < K; k++) f64put(ebar, oo + k, f64at(ptr(d, GBD), k));
+    addRowTimes(df, b * F, F, Wd, K, ebar, oo);
+    addRowTimes(f, b * F, F, gWd, K, ebar, oo);
     let cbar: f64 = 0;
     for (let k = 0; k < K; k++) cbar += f64at(ebar, oo + k) * f64at(p, oo + k);
     cbar /= B;
