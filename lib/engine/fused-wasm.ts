@@ -21,11 +21,8 @@ import type { FusedPlan } from './fused-plan';
 import type { WasmRuntime } from './wasm';
 
 const ACT_CODE = { sigmoid: 0, tanh: 1, relu: 2 } as const;
-/** Fields of the dense record (lib/engine/assembly/dense.ts), in order. */
-const DENSE_FIELDS = [
-  'B', 'F', 'K', 'OHWC', 'joint', 'feat', 'dfeat', 'Wd', 'bd', 'sWd', 'sbd', 'gWd', 'gbd', 'perm',
-  'o', 'p', 't', 'cSum', 'e', 'ebar', 'obar', 'tbar', 'labelIn', 'labelGrad', 'aL', 'daL', 'adjDaL', 'abarL',
-] as const;
+/** Fields of the loss record (lib/engine/assembly/dense.ts), in order; the first three are not offsets. */
+const LOSS_FIELDS = ['B', 'K', 'joint', 'logits', 'bd', 'sbd', 'gbd', 'labelIn', 'labelGrad', 'p', 't', 'cSum', 'e', 'e32', 'ebar32', 'obar32'] as const;
 /** Fields of a convolution geometry record (lib/engine/assembly/conv.ts), in order. */
 export const GEOMETRY_LENGTH = 12;
 
@@ -42,7 +39,7 @@ function allocator() {
 
 /** The objective of `plan` on the wasm kernels of `rt`. */
 export function wasmObjective(plan: FusedPlan, rt: WasmRuntime): FusedObjective {
-  const { B, K, nImage, size, F, CL, OHW } = plan;
+  const { B, K, nImage, size, F } = plan;
   const L = plan.layers.length;
   const act = ACT_CODE[plan.act];
   const mem = allocator();
@@ -75,19 +72,20 @@ export function wasmObjective(plan: FusedPlan, rt: WasmRuntime): FusedObjective 
   const dcol = mem.f32(maxCol);
   const colAdj = mem.f32(maxCol);
   const last = layers[L - 1];
-  const rec: Record<(typeof DENSE_FIELDS)[number], number> = {
-    B, F, K, OHWC: OHW * CL, joint: plan.target === null ? 1 : 0,
-    feat: mem.f64(B * F), dfeat: mem.f64(B * F),
-    Wd: mem.f32(F * K), bd: mem.f32(K), sWd: mem.f32(F * K), sbd: mem.f32(K), gWd: mem.f32(F * K), gbd: mem.f64(K), perm: mem.i32(F),
-    o: mem.f64(B * K), p: mem.f64(B * K), t: mem.f64(B * K), cSum: mem.f64(B), e: mem.f64(B * K),
-    ebar: mem.f64(B * K), obar: mem.f64(B * K), tbar: mem.f64(B * K),
+  // dense layer: weights with their rows in the NHWC order of the last activation (perm), so that a_L
+  // [B, F] multiplies them as it is; its gradient G_d and Gbar_d in the same order
+  const dense = { Wd: mem.f32(F * K), sWd: mem.f32(F * K), G: mem.f32(F * K), gbar: mem.f32(F * K) };
+  const rec: Record<(typeof LOSS_FIELDS)[number], number> = {
+    B, K, joint: plan.target === null ? 1 : 0,
+    logits: mem.f32(B * K), bd: mem.f32(K), sbd: mem.f32(K), gbd: mem.f64(K),
     labelIn: plan.target === null ? xin + 8 * nImage : mem.f64(B * K), labelGrad: gout + 8 * nImage,
-    aL: last.a, daL: last.da, adjDaL: last.adjDa, abarL: mem.f32(B * OHW * CL),
+    p: mem.f64(B * K), t: mem.f64(B * K), cSum: mem.f64(B), e: mem.f64(B * K), e32: mem.f32(B * K), ebar32: mem.f32(B * K), obar32: mem.f32(B * K),
   };
-  const recAt = mem.i32(DENSE_FIELDS.length);
+  const abarL = mem.f32(B * F);
+  const recAt = mem.i32(LOSS_FIELDS.length);
   const bytes = mem.size();
   const ex = rt.exports;
-  if (Number(ex.DENSE_RECORD_LENGTH.value) !== DENSE_FIELDS.length) throw new Error('wasm kernels: dense record layout mismatch (stale kernels.wasm: run `npm run build`)');
+  if (Number(ex.LOSS_RECORD_LENGTH.value) !== LOSS_FIELDS.length) throw new Error('wasm kernels: loss record layout mismatch (stale kernels.wasm: run `npm run build`)');
 
   const owner = {};
   /** Copy the objective's constants into the workspace at `base`. */
@@ -103,14 +101,16 @@ export function wasmObjective(plan: FusedPlan, rt: WasmRuntime): FusedObjective 
       f32.set(ly.pl.sw, (base + ly.sw) / 4);
       f32.set(ly.pl.sb, (base + ly.sb) / 4);
     }
-    f32.set(plan.Wd, (base + rec.Wd) / 4);
+    for (let j = 0; j < F; j++) {
+      const to = (base + dense.Wd) / 4 + plan.perm[j] * K, sto = (base + dense.sWd) / 4 + plan.perm[j] * K;
+      f32.set(plan.Wd.subarray(j * K, (j + 1) * K), to);
+      f32.set(plan.sWd.subarray(j * K, (j + 1) * K), sto);
+    }
     f32.set(plan.bd, (base + rec.bd) / 4);
-    f32.set(plan.sWd, (base + rec.sWd) / 4);
     f32.set(plan.sbd, (base + rec.sbd) / 4);
-    i32.set(plan.perm, (base + rec.perm) / 4);
     if (plan.target !== null) f64.set(plan.target, (base + rec.labelIn) / 8);
     // pointers in the record are absolute; sizes and flags are not offsets
-    i32.set(DENSE_FIELDS.map((k, i) => (i < 5 ? rec[k] : base + rec[k])), (base + recAt) / 4);
+    i32.set(LOSS_FIELDS.map((k, i) => (i < 3 ? rec[k] : base + rec[k])), (base + recAt) / 4);
   };
 
   const evaluate = (x: Float64Array, grad: Float64Array): number => {
@@ -128,9 +128,12 @@ export function wasmObjective(plan: FusedPlan, rt: WasmRuntime): FusedObjective 
       ex.gemm(at(ly.col), ly.KK, 1, at(ly.w), ly.CO, at(ly.a), ly.CO, ly.P, ly.CO, ly.KK, 0);
       ex.biasActivate(at(ly.a), at(ly.b), ly.P, ly.CO, act);
     }
-    ex.denseForward(at(recAt));
-    // ---- backward (parameter gradients) and D
-    let D = ex.denseBackward(at(recAt));
+    ex.gemm(at(last.a), F, 1, at(dense.Wd), K, at(rec.logits), K, B, K, F, 0);
+    let D = ex.lossForward(at(recAt)); // and the dense bias's part of D
+    // ---- backward (parameter gradients) and D; dense: G_d = a_L^T e, da_L = e Wd^T
+    ex.gemm(at(last.a), 1, F, at(rec.e32), K, at(dense.G), K, F, K, B, 0);
+    D += ex.squaredDistance(at(dense.G), at(dense.sWd), at(dense.gbar), F * K);
+    ex.gemmNT(at(rec.e32), K, at(dense.Wd), K, at(last.da), F, B, F, K, 0);
     for (let l = L - 1; l >= 0; l--) {
       const ly = layers[l];
       ex.activationGrad(at(ly.dz), at(ly.da), at(ly.a), ly.P * ly.CO, act);
@@ -153,10 +156,15 @@ export function wasmObjective(plan: FusedPlan, rt: WasmRuntime): FusedObjective 
       }
       ex.secondOrder(act, at(ly.a), at(ly.da), at(ly.adjDz), at(ly.gbarB), ly.P, ly.CO, at(ly.adjDa), at(ly.adjZ));
     }
-    // ---- adjoint of the dense layer and the loss (writes dD/dy' and abar_L)
-    ex.denseAdjoint(at(recAt));
+    // ---- adjoint of the dense layer and the loss: ebar = gbar_d + dabar_L Wd + a_L Gbar_d, then
+    // obar and dD/dy' (lossAdjoint), abar_L = e Gbar_d^T + obar Wd^T
+    ex.gemm(at(last.adjDa), F, 1, at(dense.Wd), K, at(rec.ebar32), K, B, K, F, 0);
+    ex.gemm(at(last.a), F, 1, at(dense.gbar), K, at(rec.ebar32), K, B, K, F, 1);
+    ex.lossAdjoint(at(recAt));
+    ex.gemmNT(at(rec.e32), K, at(dense.gbar), K, at(abarL), F, B, F, K, 0);
+    ex.gemmNT(at(rec.obar32), K, at(dense.Wd), K, at(abarL), F, B, F, K, 1);
     // ---- adjoint of the forward pass, layers L..1: abar_{l-1} = bpInput(zbar_l, W_l) + bpInput(dz_l, Gbar_l)
-    let abar = rec.abarL;
+    let abar = abarL;
     for (let l = L - 1; l >= 0; l--) {
       const ly = layers[l];
       ex.addActivationGrad(at(ly.adjZ), at(abar), at(ly.a), ly.P * ly.CO, act);

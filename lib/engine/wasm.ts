@@ -30,9 +30,10 @@ declare const WebAssembly: {
 export interface WasmExports {
   memory: WasmMemory;
   ABI_VERSION: { value: unknown };
-  DENSE_RECORD_LENGTH: { value: unknown };
+  LOSS_RECORD_LENGTH: { value: unknown };
   heapBase(): number;
   gemm(a: number, sai: number, sak: number, b: number, ldb: number, c: number, ldc: number, M: number, N: number, K: number, accumulate: number): void;
+  gemmNT(a: number, lda: number, b: number, ldb: number, c: number, ldc: number, M: number, N: number, K: number, accumulate: number): void;
   im2col(x: number, geometry: number, col: number): void;
   col2im(col: number, geometry: number, dx: number): void;
   transpose(src: number, rows: number, cols: number, dst: number): void;
@@ -44,13 +45,12 @@ export interface WasmExports {
   biasDistance(dz: number, P: number, C: number, s: number, gbar: number): number;
   toFloat32(x64: number, n: number, x32: number): void;
   toFloat64(x32: number, n: number, x64: number): void;
-  denseForward(record: number): void;
-  denseBackward(record: number): number;
-  denseAdjoint(record: number): void;
+  lossForward(record: number): number;
+  lossAdjoint(record: number): void;
 }
 
 /** The ABI this JS side was written for (ABI_VERSION of lib/engine/assembly/index.ts). */
-export const WASM_ABI_VERSION = 1;
+export const WASM_ABI_VERSION = 2;
 
 /** Where `npm run build` puts the module: beside this file in dist/. */
 export const WASM_FILE = path.join(__dirname, 'kernels.wasm');
