@@ -142,6 +142,11 @@ export function wasmRuntime(): WasmRuntime | null {
   return load().runtime;
 }
 
+/** Bytes of this thread's wasm memory (0 without the wasm kernels): grows to the largest claim, never shrinks. */
+export function wasmMemoryBytes(): number {
+  return load().runtime?.exports.memory.buffer.byteLength ?? 0;
+}
+
 /** Whether this thread has the wasm kernels, and if not, why (one line). */
 export function wasmStatus(): { available: boolean; reason: string } {
   const l = load();

@@ -12,12 +12,12 @@
  * 12 output channels of LeNet (~15 G multiply-adds per second, vs 5-7 for 3x3, 4x3, 4x2 tiles).
  * Columns past the last multiple of 4 and an odd last row use the same tiles in narrower forms.
  *
- * Accumulation is float32, in blocks of KC = 128 terms added into C (two-level summation: the
+ * Accumulation is float32, in blocks of KC = 64 terms added into C (two-level summation: the
  * rounding error grows with sqrt(KC) + sqrt(K / KC) rather than sqrt(K)). No FMA (plain wasm SIMD
  * has none), so every result is the same on every machine: products and sums rounded as written.
  */
 
-const KC: i32 = 128;
+const KC: i32 = 64;
 
 /** C (+)= A B; see the file comment. `accumulate` false overwrites C. */
 export function gemm(a: usize, sai: i32, sak: i32, b: usize, ldb: i32, c: usize, ldc: i32, M: i32, N: i32, K: i32, accumulate: bool): void {
