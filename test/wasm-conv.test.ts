@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
+import type { NamedAttrMap, Tensor4D, TensorInfo } from '@tensorflow/tfjs';
 import { tf, useEngine } from '../lib/engine';
 import { originalKernelFunc } from '../lib/engine/kernels';
 import { conv2dWasm, conv2dBackpropFilterWasm, conv2dBackpropInputWasm } from '../lib/engine/wasm-conv';
@@ -110,16 +110,16 @@ describe('tfjs convolutions on the wasm SIMD kernels (lib/engine/wasm-conv.ts)',
   });
 
   it('tf.conv2d (the same bits) and its gradients run on them through the registered fast kernels, without leaking tensors', () => {
-    const x = tf.randomUniform([2, 12, 12, 16], -1, 1, 'float32', 1);
-    const w = tf.randomUniform([3, 3, 16, 16], -1, 1, 'float32', 2);
+    const x = tf.randomUniform([2, 12, 12, 16], -1, 1, 'float32', 1) as Tensor4D;
+    const w = tf.randomUniform([3, 3, 16, 16], -1, 1, 'float32', 2) as Tensor4D;
     const info = tf.backend_util.computeConv2DInfo([2, 12, 12, 16], [3, 3, 16, 16], 1, 1, 'same');
-    const y = tf.conv2d(x as never, w as never, 1, 'same');
+    const y = tf.conv2d(x, w, 1, 'same');
     assert.deepEqual(Array.from(y.dataSync()), Array.from(conv2dWasm(x.dataSync() as Float32Array, w.dataSync() as Float32Array, info) as Float32Array));
     y.dispose();
     const before = tf.memory().numTensors;
     for (let i = 0; i < 20; i++) {
       tf.tidy(() => {
-        const { grads } = tf.valueAndGrads((a, b) => tf.sum(tf.square(tf.conv2d(a as never, b as never, 1, 'same'))))([x, w]);
+        const { grads } = tf.valueAndGrads((a, b) => tf.sum(tf.square(tf.conv2d(a as Tensor4D, b as Tensor4D, 1, 'same'))))([x, w]);
         assert.equal(grads[0].shape.join(), '2,12,12,16');
       });
     }
