@@ -12,6 +12,11 @@
  * conv(a_{l-1}, Gbar_l); the two input backprops of the last pass, bpInput(zbar_l, W_l) and
  * bpInput(dz_l, Gbar_l), share one col2im.
  *
+ * The dense layer's weight rows are permuted once into the NHWC order of the last activation, so that
+ * a_L [B, F] multiplies it as it lies (no flatten): logits = a_L Wd, G_d = a_L^T e, da_L = e Wd^T,
+ * ebar = dabar_L Wd + a_L Gbar_d, abar_L = e Gbar_d^T + obar Wd^T, all float32 products (gemm,
+ * gemmNT); softmax, cross-entropy and their adjoints run in float64 (assembly/loss.ts).
+ *
  * The wasm memory is shared by everything that uses the kernels in this thread: evaluate() claims it
  * and copies the objective's constants (weights, shared gradient, geometry) back in when another
  * objective (or a tfjs kernel) used it in between.
@@ -21,7 +26,7 @@ import type { FusedPlan } from './fused-plan';
 import type { WasmRuntime } from './wasm';
 
 const ACT_CODE = { sigmoid: 0, tanh: 1, relu: 2 } as const;
-/** Fields of the loss record (lib/engine/assembly/dense.ts), in order; the first three are not offsets. */
+/** Fields of the loss record (lib/engine/assembly/loss.ts), in order; the first three are not offsets. */
 const LOSS_FIELDS = ['B', 'K', 'joint', 'logits', 'bd', 'sbd', 'gbd', 'labelIn', 'labelGrad', 'p', 't', 'cSum', 'e', 'e32', 'ebar32', 'obar32'] as const;
 /** Fields of a convolution geometry record (lib/engine/assembly/conv.ts), in order. */
 export const GEOMETRY_LENGTH = 12;

@@ -49,16 +49,19 @@
  *   'auto'  (default) 'wasm' where the module loads, else 'js' with a one-line warning on stderr, once
  *           per thread (DLG_WASM=0 selects 'js' silently).
  *
- * Precision: convolutions read and write float32; the JS kernels accumulate in float64, the wasm ones
- * in float32 (blocks of 128 products, then summed); the dense layer, softmax and the sums of D run in
- * float64 in both. On the golden cases (test/fused.test.ts) D and its gradients agree with the tfjs
- * path to <= 1.6e-6 relative and with PyTorch's float64 values to <= 5.4e-7 (JS kernels; the wasm
- * numbers are in test/fused-wasm.test.ts).
+ * Precision: convolutions read and write float32. The JS kernels accumulate in float64 and run the
+ * dense layer in float64; the wasm ones accumulate in float32 (blocks of 64 products, then summed) and
+ * run the dense layer's products in float32 too (as tfjs and PyTorch do). Softmax, cross-entropy, the
+ * pointwise passes and the sums of D are float64 in both. On the golden cases D and its gradients
+ * agree with PyTorch's float64 values to <= 4.5e-7 relative (JS) and <= 1.5e-6 (wasm; tfjs itself:
+ * up to 1.7e-6), see test/fused-wasm.test.ts; test/fused.test.ts checks the default against tfjs
+ * autodiff and PyTorch.
  *
  * Cost per evaluation (LeNet 32x32x3): 19 convolutions of ~230k multiply-adds each (3 forward,
- * 3 filter + 2 input backprops, 11 in the adjoint), plus four passes over the dense weight [768 x 100].
- * The JS kernels run ~2.4 G multiply-adds per second (~4.3 ms per evaluation), the wasm matrix
- * products ~15 G (see test/bench/fused.ts for the A/B timing).
+ * 3 filter + 2 input backprops, 11 in the adjoint), plus seven products with the dense weight
+ * [768 x 100]. The JS kernels run ~2.4 G multiply-adds per second (~4.3 ms per evaluation), the wasm
+ * matrix products ~15 G (~0.6 ms per evaluation); test/bench/fused.ts times both A/B,
+ * test/bench/fused-profile.ts says where the time goes.
  */
 import { fusedPlan } from './fused-plan';
 import { jsObjective } from './fused-js';

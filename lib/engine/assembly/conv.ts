@@ -3,7 +3,7 @@
  * im2col gathers each output pixel's receptive field into one row of a matrix, col2im scatters
  * such rows back (summing overlaps), transpose turns a filter [K, CO] into [CO, K].
  *
- * Geometry (one int32 record of GEOMETRY_LENGTH values, see geometry.ts and lib/engine/wasm-conv.ts):
+ * Geometry: one record of 12 int32 (written by lib/engine/fused-wasm.ts and lib/engine/wasm-conv.ts):
  *   B, H, W, C (input), OH, OW (output), FH, FW (filter), SH, SW (strides), PT, PL (padding top, left)
  * A row of the im2col matrix is the patch of one output pixel (b, oy, ox): FH x FW x C floats in
  * (fy, fx, c) order, the row order of an HWIO filter; entries under the padding are 0.

@@ -1,7 +1,8 @@
 /**
- * C = A B  (or C += A B) in float32 with 128-bit SIMD: the one matrix product behind every
- * convolution of lib/engine/wasm-conv.ts (forward and input backprop: A = im2col rows; filter
- * backprop: A = the im2col matrix read transposed).
+ * C = A B  (or C += A B) in float32 with 128-bit SIMD: the matrix product behind every convolution
+ * of lib/engine/fused-wasm.ts and lib/engine/wasm-conv.ts (forward and input backprop: A = im2col
+ * rows; filter backprop: A = the im2col matrix read transposed) and the dense layer of the fused
+ * objective; gemmNT (below) multiplies by a transposed B.
  *
  *   C[i, j] (+)= sum_k A(i, k) B[k, j]      i < M, j < N, k < K
  *   A(i, k) at a + 4 (i sai + k sak)   (any strides: A or A^T)

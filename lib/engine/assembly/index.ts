@@ -6,7 +6,7 @@
 export { gemm, gemmNT } from './gemm';
 export { im2col, col2im, transpose } from './conv';
 export { biasActivate, activationGrad, addActivationGrad, secondOrder, squaredDistance, biasDistance, toFloat32, toFloat64 } from './pointwise';
-export { lossForward, lossAdjoint, LOSS_RECORD_LENGTH } from './dense';
+export { lossForward, lossAdjoint, LOSS_RECORD_LENGTH } from './loss';
 
 /** Bumped whenever an export changes meaning or signature: the loader refuses a stale build. */
 export const ABI_VERSION = 2;
