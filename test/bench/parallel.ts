@@ -2,8 +2,10 @@
  * Scaling of a small attack sweep over worker threads (lib/experiments/parallel.ts): the same jobs
  * (DLG on the natural photos at 32x32, LeNet, the fused objective on whatever kernels load) with 1
  * worker (in this thread) and with W workers, alternated `repeats` times; prints the wall time of
- * each run, the median speedup and whether the results are identical (they must be: results do not
- * depend on the worker count).
+ * each run and its process CPU time (all threads), the median speedup and whether the results are
+ * identical (they must be: results do not depend on the worker count). On a machine shared with other
+ * work the wall-clock speedup says little; CPU time with W workers close to CPU time with 1 means the
+ * workers do not slow each other down (no shared state: each thread has its own tfjs and wasm memory).
  *
  *   node dist/test/bench/parallel.js [--workers 2] [--jobs 8] [--iterations 150] [--repeats 2]
  */
@@ -33,22 +35,29 @@ async function main(): Promise<void> {
   const task = path.join(__dirname, '../../lib/experiments/attack-image.js');
   console.log(`${nJobs} DLG jobs (32x32 photos, ${iterations} iterations at most); ${engineInfo()}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
   const times: Record<number, number[]> = { 1: [], [workers]: [] };
+  const cpu: Record<number, number[]> = { 1: [], [workers]: [] };
   let reference: string | null = null;
   let identical = true;
   for (let r = 0; r < repeats; r++) {
     for (const w of [1, workers]) {
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       const results = await runParallel<AttackImageJob, AttackImageResult>(task, jobs, { workers: w });
       const s = (performance.now() - t0) / 1000;
+      const c = process.cpuUsage(c0);
       times[w].push(s);
+      cpu[w].push((c.user + c.system) / 1e6);
       const key = JSON.stringify(results.map((x) => [x.mse, x.evals, x.losses]));
       if (reference === null) reference = key;
       else if (key !== reference) identical = false;
-      console.log(`round ${r + 1}, ${w} worker(s): ${s.toFixed(2)} s (${results.reduce((a, x) => a + x.evals, 0)} evaluations)`);
+      console.log(`round ${r + 1}, ${w} worker(s): ${s.toFixed(2)} s wall, ${cpu[w][r].toFixed(2)} s CPU (${results.reduce((a, x) => a + x.evals, 0)} evaluations)`);
     }
   }
-  const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
-  console.log(`speedup with ${workers} workers: ${(median(times[1]) / median(times[workers])).toFixed(2)}x (median ${median(times[1]).toFixed(2)} s vs ${median(times[workers]).toFixed(2)} s); results identical across worker counts: ${identical}`);
+  const median = (v: number[]) => {
+    const t = [...v].sort((a, b) => a - b);
+    return t.length % 2 ? t[t.length >> 1] : (t[t.length / 2 - 1] + t[t.length / 2]) / 2;
+  };
+  console.log(`speedup with ${workers} workers: ${(median(times[1]) / median(times[workers])).toFixed(2)}x (median ${median(times[1]).toFixed(2)} s vs ${median(times[workers]).toFixed(2)} s wall); CPU time ${workers} workers / 1: ${(median(cpu[workers]) / median(cpu[1])).toFixed(2)}; results identical across worker counts: ${identical}`);
 }
 
 void main();
