@@ -227,7 +227,7 @@ describe('fused DLG objective on the wasm SIMD kernels (lib/engine/fused-wasm.ts
     assert.deepEqual(chooseKernels('js', { available: true, reason: '' }), { kernels: 'js' });
     const auto = chooseKernels('auto', down);
     assert.equal(auto.kernels, 'js');
-    assert.equal(auto.warning, `warning: ${down.reason}; the fused DLG objective runs on the JS kernels (~3x slower)`);
+    assert.equal(auto.warning, `warning: ${down.reason}; the fused DLG objective runs on the JS kernels (~8x slower)`);
     assert.throws(() => chooseKernels('wasm', down), /kernels 'wasm' unavailable: wasm kernels: \/x\/kernels.wasm not found/);
     assert.throws(() => chooseKernels('gpu' as FusedKernels, down), /kernels must be 'auto', 'wasm' or 'js', got 'gpu'/);
     assert.throws(() => loadWasm(path.join(os.tmpdir(), 'no-such-dir', 'kernels.wasm')), /no-such-dir\/kernels.wasm not found \(build with `npm run build`/);

@@ -110,7 +110,7 @@ export function chooseKernels(requested: FusedKernels, wasm: { available: boolea
   if (wasm.available) return { kernels: 'wasm' };
   if (requested === 'wasm') throw new Error(`fusedObjective: kernels 'wasm' unavailable: ${wasm.reason}`);
   if (process.env.DLG_WASM === '0') return { kernels: 'js' };
-  return { kernels: 'js', warning: `warning: ${wasm.reason}; the fused DLG objective runs on the JS kernels (~3x slower)` };
+  return { kernels: 'js', warning: `warning: ${wasm.reason}; the fused DLG objective runs on the JS kernels (~8x slower)` };
 }
 
 /**
