@@ -54,9 +54,17 @@ function layout(...lengths: number[]): { at: number[]; bytes: number } {
   return { at, bytes: top };
 }
 
-/** Claim the workspace for `bytes`, write the geometry record at its start; returns the base of the buffers after it. */
-function begin(rt: WasmRuntime, g: Geometry, bytes: number): number {
-  const { base } = rt.claim(owner, 64 + bytes);
+/**
+ * Claim the workspace for `bytes`, write the geometry record at its start; returns the base of the
+ * buffers after it, or null where the wasm memory cannot hold them (over 4 GB: the JS kernel runs).
+ */
+function begin(rt: WasmRuntime, g: Geometry, bytes: number): number | null {
+  let base: number;
+  try {
+    base = rt.claim(owner, 64 + bytes).base;
+  } catch {
+    return null;
+  }
   rt.i32().set(g.record, base / 4);
   return base + 64;
 }
@@ -68,6 +76,7 @@ export function conv2dWasm(x: Float32Array, w: Float32Array, info: Conv2DInfo): 
   const g = geometry(info);
   const { at: [ax, aw, acol, ay], bytes } = layout(g.nIn, g.KK * g.CO, g.pointwise ? 0 : g.P * g.KK, g.P * g.CO);
   const b = begin(rt, g, bytes);
+  if (b === null) return null;
   const f32 = rt.f32();
   f32.set(x, (b + ax) / 4);
   f32.set(w, (b + aw) / 4);
@@ -84,6 +93,7 @@ export function conv2dBackpropFilterWasm(x: Float32Array, dy: Float32Array, info
   const g = geometry(info);
   const { at: [ax, ady, acol, adw], bytes } = layout(g.nIn, g.P * g.CO, g.pointwise ? 0 : g.P * g.KK, g.KK * g.CO);
   const b = begin(rt, g, bytes);
+  if (b === null) return null;
   const f32 = rt.f32();
   f32.set(x, (b + ax) / 4);
   f32.set(dy, (b + ady) / 4);
@@ -100,6 +110,7 @@ export function conv2dBackpropInputWasm(dy: Float32Array, w: Float32Array, info:
   const g = geometry(info);
   const { at: [ady, aw, awt, acol, adx], bytes } = layout(g.P * g.CO, g.KK * g.CO, g.KK * g.CO, g.P * g.KK, g.pointwise ? 0 : g.nIn);
   const b = begin(rt, g, bytes);
+  if (b === null) return null;
   const f32 = rt.f32();
   f32.set(dy, (b + ady) / 4);
   f32.set(w, (b + aw) / 4);

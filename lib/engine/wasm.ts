@@ -111,7 +111,13 @@ function runtimeOf(api: WasmExports): WasmRuntime {
     claim(who: object, bytes: number) {
       const intact = owner === who; // every owner lays out from the same base; growing keeps the contents
       const need = base + bytes;
-      if (need > memory.buffer.byteLength) memory.grow(Math.ceil((need - memory.buffer.byteLength) / PAGE));
+      if (need > memory.buffer.byteLength) {
+        try {
+          memory.grow(Math.ceil((need - memory.buffer.byteLength) / PAGE));
+        } catch {
+          throw new Error(`wasm kernels: cannot grow the wasm memory to ${(need / 2 ** 20).toFixed(0)} MB (at most 4096)`);
+        }
+      }
       owner = who;
       return { base, intact };
     },
