@@ -10,7 +10,8 @@ or, without installing the last two, extract them and point the script at the ex
     /usr/bin/python3 datasets/make_samples.py --deb-root /tmp/debroot
 
 natural/: five photos shipped with scikit-image (python3-skimage), centre-cropped to a square and
-area-resized to 32x32 RGB PNG (the paper's CIFAR resolution).
+area-resized to 32x32 RGB PNG (the paper's CIFAR resolution); natural-128/: the same at 128x128, and a
+second view of each (the top-left 60% of the square), so that batches of up to 10 images exist at 128x128.
 fashion-mnist/: the first 64 test images and labels of Fashion-MNIST (dataset-fashion-mnist,
 /usr/share/datasets/fashion-mnist/), rewritten in the original idx format, gzipped.
 digits/digits.csv.gz: scikit-learn's handwritten digits (python3-sklearn), copied as is.
@@ -46,13 +47,21 @@ def square(img):
     return img[top:top + s, left:left + s]
 
 
-def natural(size=32):
-    out = os.path.join(HERE, 'natural')
+def natural(size=32, folder='natural', details=False):
+    """The five photos, centre-cropped to a square and area-resized to size x size. With details, also a
+    second view of each: the top-left 60% of the square (a different part of the photo), same size."""
+    out = os.path.join(HERE, folder)
     os.makedirs(out, exist_ok=True)
     for name, load in NATURAL.items():
-        img = Image.fromarray(np.ascontiguousarray(square(load())[..., :3]))
-        img.resize((size, size), Image.BOX).save(os.path.join(out, f'{name}.png'))
-        print('wrote', os.path.join('datasets', 'natural', f'{name}.png'))
+        sq = square(load())[..., :3]
+        views = {name: sq}
+        if details:
+            k = int(round(0.6 * sq.shape[0]))
+            views[f'{name}-detail'] = sq[:k, :k]
+        for view, arr in views.items():
+            img = Image.fromarray(np.ascontiguousarray(arr))
+            img.resize((size, size), Image.BOX).save(os.path.join(out, f'{view}.png'))
+            print('wrote', os.path.join('datasets', folder, f'{view}.png'))
 
 
 def find(rel, roots):
@@ -126,6 +135,7 @@ if __name__ == '__main__':
                     help='a folder where Debian packages were extracted with dpkg-deb -x (repeatable)')
     args = ap.parse_args()
     natural()
+    natural(128, 'natural-128', details=True)
     fashion_mnist(args.deb_root)
     digits(args.deb_root)
     lfw(args.deb_root)

@@ -228,8 +228,16 @@ describe('data', () => {
       assert.deepStrictEqual(d.labels, [0, 1, 2, 3, 4]);
     });
 
-    it('the registry has the eight names, each with its files and where to get them', () => {
-      assert.deepStrictEqual(DATASET_NAMES, ['fashion-mnist', 'digits', 'lfw', 'natural', 'cifar100', 'cifar10', 'svhn', 'mnist']);
+    it('natural-128: the five photos and a detail of each, 128x128x3, resized on request', () => {
+      const d = loadDataset('natural-128');
+      checkAll(d, 10, 128, 128, 3);
+      assert.deepStrictEqual(d.names, ['astronaut-detail', 'astronaut', 'chelsea-detail', 'chelsea', 'coffee-detail', 'coffee', 'hubble-detail', 'hubble', 'rocket-detail', 'rocket']);
+      const small = loadDataset('natural-128', { size: 64, limit: 2 });
+      checkAll(small, 2, 64, 64, 3);
+    });
+
+    it('the registry has the nine names, each with its files and where to get them', () => {
+      assert.deepStrictEqual(DATASET_NAMES, ['fashion-mnist', 'digits', 'lfw', 'natural', 'natural-128', 'cifar100', 'cifar10', 'svhn', 'mnist']);
       for (const name of DATASET_NAMES) {
         const e = DATASETS[name];
         assert.ok(e.files(e.splits[0]).length > 0 && e.howToGet.length > 0, name);

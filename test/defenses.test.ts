@@ -340,7 +340,7 @@ describe('defenses: specs', () => {
     assert.deepEqual(parseDefenseSpecs('prune:.3 + gaussian:1E-3'), [{ kind: 'prune', ratio: 0.3 }, { kind: 'gaussian', variance: 1e-3 }]);
     assert.equal(canonicalDefense('gaussian:1e-3'), 'gaussian:0.001');
     assert.equal(canonicalDefense('prune:0.30+fp16'), 'prune:0.3+fp16');
-    assert.deepEqual(Object.keys(DEFENSES).sort(), ['fp16', 'gaussian', 'int8', 'laplacian', 'none', 'prune']);
+    assert.deepEqual(Object.keys(DEFENSES).sort(), ['clip', 'dp', 'fp16', 'gaussian', 'int8', 'laplacian', 'none', 'prune']);
     for (const s of ['gaussian:1e-3', 'laplacian:1e-2', 'fp16', 'int8', 'prune:0.3', 'none', 'prune:0.2+int8']) assert.equal(typeof parseDefense(s), 'function');
   });
   const bad: [string, RegExp][] = [

@@ -11,8 +11,9 @@ import { oneHot } from '../models/nn';
 import { disposeModel } from '../models/model';
 import type { Model } from '../models/model';
 import type { Img } from '../data/image';
-import { applyDefense, parseDefense } from '../defenses';
-import type { Defense } from '../defenses';
+import { applyDefense, applyPerExampleDefense, parseDefense } from '../defenses';
+import type { Defense, NamedDefense } from '../defenses';
+import { perExampleGradients } from '../models/per-example';
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs';
 
 export interface Case {
@@ -35,8 +36,9 @@ export interface CaseOptions {
   /** Use this model instead of a fresh LeNet sized for the images. */
   model?: Model;
   /**
-   * The client's defense (lib/defenses): a spec such as 'prune:0.3' or a parsed defense; its noise is
-   * seeded from `seed` through defenseSeed. Default: none.
+   * The client's defense (lib/defenses): a spec such as 'prune:0.3' or 'dp:1:0.1', or a parsed defense;
+   * its noise is seeded from `seed` through defenseSeed. Default: none. A per-example defense (dp, clip)
+   * gets the per-example gradients of the batch (see defendCase).
    */
   defense?: Defense | string;
 }
@@ -74,11 +76,27 @@ export function stackImages(images: Img[]): Tensor4D {
 /**
  * The client defends its gradient before sharing it (lib/defenses): `c.shared` becomes the defended
  * gradient, seeded from `seed`, and the undefended one is disposed. The attacker only ever sees the result.
+ * A per-example defense (dp:C:SIGMA, clip:C) is applied to the per-example gradients of the case's
+ * private batch (for one image: its gradient itself), so it must be the case's first defense.
  */
 export function defendCase(c: Case, defense: Defense | string, seed: number): void {
   const d = typeof defense === 'string' ? parseDefense(defense) : defense;
   const original = c.shared;
-  c.shared = applyDefense(d, original, seed);
+  if ((d as Partial<NamedDefense>).perExample !== undefined) {
+    if (c.defense !== 'none') {
+      throw new Error(`defense '${(d as NamedDefense).spec}' works on per-example gradients and must come first; this case's gradient is already defended with '${c.defense}'`);
+    }
+    const rows = c.images.length === 1
+      ? tf.tidy(() => original.map((g) => tf.expandDims(g, 0)))
+      : tf.tidy(() => perExampleGradients(c.model, stackImages(c.images), oneHot(c.labels, c.model.numClasses)));
+    try {
+      c.shared = applyPerExampleDefense(d, rows, seed);
+    } finally {
+      tf.dispose(rows);
+    }
+  } else {
+    c.shared = applyDefense(d, original, seed);
+  }
   tf.dispose(original);
   const spec = (d as { spec?: string }).spec ?? 'custom';
   c.defense = c.defense === 'none' ? spec : spec === 'none' ? c.defense : `${c.defense}+${spec}`;

@@ -18,6 +18,16 @@
  * The paper's sigmoid LeNet with U(-0.5, 0.5) weights trains fine at DLG's small sizes: on the 8x8
  * digits, SGD with lr 0.1 and momentum 0.9 reaches ~96% held-out accuracy in 20 epochs (~3 s), so
  * lib/experiments/train-defended.ts keeps it (the trained and the attacked model are the same family).
+ *
+ * DP-SGD (Abadi et al. 2016): with a per-example defense ('dp:C:SIGMA', 'clip:C', lib/defenses/dp.ts)
+ * every step computes the per-example gradients of its minibatch (lib/models/per-example.ts), clips
+ * each to norm C, adds N(0, (SIGMA C)^2) to their sum and divides by the batch size; the run reports
+ * its privacy (`privacy`: epsilon at `delta`, lib/analysis/privacy.ts). Minibatches come from a
+ * shuffle per epoch (`sampling: 'shuffle'`, the default: fixed-size, disjoint batches) or from
+ * Poisson sampling (`sampling: 'poisson'`: every example joins each step's batch independently with
+ * probability q = batchSize / N, round(N / batchSize) steps per epoch, the sum divided by the
+ * expected batch size batchSize), which is what the RDP accountant assumes: only then is the reported
+ * epsilon a guarantee (see DpSgdPrivacy for what is guaranteed with shuffling).
  */
 import { tf } from '../engine';
 import { createRng } from '../rng';
@@ -26,8 +36,11 @@ import { crossEntropy } from '../models/nn';
 import { checkInput } from '../models/model';
 import type { Model } from '../models/model';
 import { stackImages } from './case';
-import { parseDefense, defenseSeed } from '../defenses';
-import type { Defense } from '../defenses';
+import { parseDefense, defenseSeed, dpParameters } from '../defenses';
+import type { Defense, NamedDefense, PerExampleDefense } from '../defenses';
+import { perExampleGradients } from '../models/per-example';
+import { dpSgdPrivacy } from '../analysis/privacy';
+import type { DpSgdPrivacy, Sampling } from '../analysis/privacy';
 import type { Img } from '../data/image';
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 
@@ -70,6 +83,15 @@ export interface TrainOptions {
   test?: LabelledImages;
   /** Called after every epoch (progress lines). */
   onEpoch?: (stats: EpochStats) => void;
+  /**
+   * 'shuffle' (default): a new permutation per epoch, cut into batches of batchSize (the last one may be
+   * smaller). 'poisson': each step's batch takes every example independently with probability
+   * q = batchSize / N (so its size varies and may be 0), round(N / batchSize) steps per epoch: the
+   * sampling the DP-SGD accountant assumes.
+   */
+  sampling?: Sampling;
+  /** The delta at which a DP-SGD run's epsilon is reported (`privacy`). Default 1e-5. */
+  delta?: number;
 }
 
 export interface TrainResult {
@@ -84,6 +106,18 @@ export interface TrainResult {
   steps: number;
   /** Wall-clock seconds of the updates (all epochs, without the accuracy evaluations). */
   seconds: number;
+  /** Only for a defense starting with dp or clip: what the run guarantees (epsilon at `delta`, sampling, steps). */
+  privacy?: DpSgdPrivacy;
+}
+
+/** Default delta of the privacy report. */
+export const DEFAULT_DELTA = 1e-5;
+
+/** Poisson sample: every index of 0..n-1 independently with probability q (one uniform each, in order). */
+export function poissonSample(n: number, q: number, rng: Rng): number[] {
+  const ids: number[] = [];
+  for (let i = 0; i < n; i++) if (rng.next() < q) ids.push(i);
+  return ids;
 }
 
 /** Fisher-Yates permutation of 0..n-1 drawn from `rng`. */
@@ -176,7 +210,17 @@ export function trainWithDefense(options: TrainOptions): TrainResult {
   if (!Number.isInteger(seed)) throw new Error(`seed must be an integer, got ${seed}`);
   checkLabelled(model, images, labels, 'training set');
   if (test) checkLabelled(model, test.images, test.labels, 'test set');
+  const sampling = options.sampling ?? 'shuffle';
+  if (sampling !== 'shuffle' && sampling !== 'poisson') throw new Error(`sampling must be 'shuffle' or 'poisson', got '${sampling}'`);
+  const delta = options.delta ?? DEFAULT_DELTA;
+  if (!(delta > 0 && delta < 1)) throw new Error(`delta must be in (0, 1), got ${delta}`);
   const defense: Defense = typeof options.defense === 'string' ? parseDefense(options.defense) : options.defense ?? parseDefense('none');
+  const perExample: PerExampleDefense | undefined = (defense as Partial<NamedDefense>).perExample;
+  const dp = dpParameters(defense);
+  const n = images.length;
+  if (sampling === 'poisson' && batchSize > n) throw new Error(`batchSize ${batchSize} exceeds the ${n} training examples (Poisson rate batchSize / N must be <= 1)`);
+  const q = batchSize / n;
+  const stepsPerEpoch = sampling === 'poisson' ? Math.max(1, Math.round(n / batchSize)) : Math.ceil(n / batchSize);
 
   const shuffleRng = createRng(seed);
   const defenseRng = createRng(defenseSeed(seed));
@@ -185,33 +229,70 @@ export function trainWithDefense(options: TrainOptions): TrainResult {
   const lossAndGrads = tf.valueAndGrads((...p: Tensor[]) => crossEntropy(model.forward(currentX, p), currentY));
   let currentX: Tensor4D;
   let currentY: Tensor2D;
+  const batchOf = (ids: number[]) => {
+    currentX = stackImages(ids.map((i) => images[i]));
+    currentY = oneHotRows(ids.map((i) => labels[i]), model.numClasses);
+  };
+
+  /** The shared gradient of one minibatch (null: an empty Poisson batch under a batch-gradient defense, no step) and its loss. */
+  const sharedGradient = (ids: number[], where: string): { shared: Tensor[] | null; loss: number } => {
+    if (perExample) {
+      // DP-SGD: per-example gradients, clipped and noised by the defense; the loss only for the report
+      let rows: Tensor[];
+      let loss = NaN;
+      if (ids.length === 0) {
+        rows = params.map((p) => tf.zeros([0, ...p.shape]));
+      } else {
+        rows = tf.tidy(() => {
+          batchOf(ids);
+          loss = crossEntropy(model.forward(currentX, params), currentY).dataSync()[0];
+          return perExampleGradients(model, currentX, currentY);
+        });
+      }
+      try {
+        return { shared: perExample(rows, defenseRng, sampling === 'poisson' ? { denominator: batchSize } : {}), loss };
+      } catch (e) {
+        throw new Error(`${where}: ${(e as Error).message} (training diverged? lower lr)`);
+      } finally {
+        tf.dispose(rows);
+      }
+    }
+    if (ids.length === 0) return { shared: null, loss: NaN };
+    // The true minibatch gradient (what the client computes) and its loss, then what the server receives: the defended gradient.
+    const { value, grads } = tf.tidy(() => {
+      batchOf(ids);
+      return lossAndGrads(params);
+    });
+    const loss = value.dataSync()[0];
+    try {
+      return { shared: defense(grads, defenseRng), loss };
+    } catch (e) {
+      throw new Error(`${where}: ${(e as Error).message} (training diverged? lower lr)`);
+    } finally {
+      tf.dispose([value, ...grads]);
+    }
+  };
 
   const result: TrainResult = { losses: [], accuracy: [], trainAccuracy: [], epochs: [], steps: 0, seconds: 0 };
   try {
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const t0 = Date.now();
-      const order = shuffledIndices(images.length, shuffleRng);
+      const batches: number[][] = [];
+      if (sampling === 'poisson') {
+        for (let k = 0; k < stepsPerEpoch; k++) batches.push(poissonSample(n, q, shuffleRng));
+      } else {
+        const order = shuffledIndices(n, shuffleRng);
+        for (let s = 0; s < order.length; s += batchSize) batches.push(order.slice(s, s + batchSize));
+      }
       let lossSum = 0;
-      let batches = 0;
-      for (let s = 0; s < order.length; s += batchSize) {
-        const ids = order.slice(s, s + batchSize);
-        // The true minibatch gradient (what the client computes) and its loss.
-        const { value, grads } = tf.tidy(() => {
-          currentX = stackImages(ids.map((i) => images[i]));
-          currentY = oneHotRows(ids.map((i) => labels[i]), model.numClasses);
-          return lossAndGrads(params);
-        });
-        lossSum += value.dataSync()[0];
-        batches++;
-        // What the server receives: the defended gradient.
-        let shared: Tensor[];
-        try {
-          shared = defense(grads, defenseRng);
-        } catch (e) {
-          throw new Error(`epoch ${epoch}, step ${result.steps + 1}: ${(e as Error).message} (training diverged? lower lr)`);
-        } finally {
-          tf.dispose([value, ...grads]);
+      let lossCount = 0;
+      for (const ids of batches) {
+        const { shared, loss } = sharedGradient(ids, `epoch ${epoch}, step ${result.steps + 1}`);
+        if (ids.length > 0) {
+          lossSum += loss;
+          lossCount++;
         }
+        if (shared === null) continue;
         // W <- W - lr * v, v <- m v + g (or v = g without momentum); new tensors, old ones disposed.
         for (let i = 0; i < params.length; i++) {
           const old = params[i];
@@ -232,7 +313,7 @@ export function trainWithDefense(options: TrainOptions): TrainResult {
       result.seconds += seconds;
       const trainAccuracy = accuracy(model, images, labels);
       const testAccuracy = test ? accuracy(model, test.images, test.labels) : NaN;
-      const stats: EpochStats = { epoch, loss: lossSum / batches, trainAccuracy, testAccuracy, seconds };
+      const stats: EpochStats = { epoch, loss: lossCount > 0 ? lossSum / lossCount : NaN, trainAccuracy, testAccuracy, seconds };
       result.epochs.push(stats);
       result.losses.push(stats.loss);
       result.trainAccuracy.push(trainAccuracy);
@@ -241,6 +322,9 @@ export function trainWithDefense(options: TrainOptions): TrainResult {
     }
   } finally {
     if (velocity) tf.dispose(velocity);
+  }
+  if (dp !== null) {
+    result.privacy = dpSgdPrivacy({ ...dp, sampling, examples: n, batchSize: Math.min(batchSize, n), steps: result.steps, epochs, delta });
   }
   return result;
 }

@@ -18,6 +18,23 @@ import type { Rng } from '../rng';
  */
 export type Defense = (grads: Tensor[], rng: Rng) => Tensor[];
 
+/** How a per-example defense turns the batch into one gradient. */
+export interface AggregateOptions {
+  /**
+   * Divide the (clipped, noised) sum by this instead of the batch size: the expected batch size q N
+   * under Poisson sampling, whose actual batch size is random (and may be 0). Default: the batch size.
+   */
+  denominator?: number;
+}
+
+/**
+ * A defense that needs every example's gradient (DP-SGD, lib/defenses/dp.ts): per-example gradients
+ * in (one tensor per parameter, shape [batch, ...parameter shape], as lib/models/per-example.ts
+ * returns them), the shared gradient of the batch out (one tensor per parameter). Same contract as
+ * Defense otherwise: inputs untouched, outputs owned by the caller, randomness from `rng` only.
+ */
+export type PerExampleDefense = (perExample: Tensor[], rng: Rng, options?: AggregateOptions) => Tensor[];
+
 /** The parsed form of a CLI defense spec (see parseDefenseSpec in index.ts). */
 export type DefenseSpec =
   | { kind: 'none' }
@@ -25,12 +42,24 @@ export type DefenseSpec =
   | { kind: 'laplacian'; variance: number }
   | { kind: 'fp16' }
   | { kind: 'int8' }
-  | { kind: 'prune'; ratio: number };
+  | { kind: 'prune'; ratio: number }
+  | { kind: 'clip'; clip: number }
+  | { kind: 'dp'; clip: number; sigma: number };
 
 export type DefenseKind = DefenseSpec['kind'];
 
-/** A parsed defense (lib/defenses parseDefense): the function, its canonical spec text and its steps. */
-export type NamedDefense = Defense & { readonly spec: string; readonly steps: readonly DefenseSpec[] };
+/**
+ * A parsed defense (lib/defenses parseDefense): the function, its canonical spec text and its steps.
+ * When the first step works on per-example gradients (dp, clip), `perExample` is the whole defense,
+ * from per-example gradients to the shared gradient, and the function itself throws: a gradient that
+ * is already averaged over the batch cannot be clipped per example (makeCase / defendCase and
+ * trainWithDefense compute the per-example gradients and call `perExample`).
+ */
+export type NamedDefense = Defense & {
+  readonly spec: string;
+  readonly steps: readonly DefenseSpec[];
+  readonly perExample?: PerExampleDefense;
+};
 
 /** Throw "gradient <i> contains NaN or Infinity" if `data` has a non-finite entry. */
 export function checkFinite(data: ArrayLike<number>, i: number): void {

@@ -265,7 +265,7 @@ export function jsObjective(plan: FusedPlan): FusedObjective {
 }
 
 /** a <- s(a + bias) in place, bias broadcast over the innermost (channel) axis. */
-function activate(a: Float32Array, bias: Float32Array, C: number, act: ActivationName): void {
+export function activate(a: Float32Array, bias: Float32Array, C: number, act: ActivationName): void {
   if (act === 'sigmoid') {
     for (let q = 0; q < a.length; q += C) for (let c = 0; c < C; c++) a[q + c] = 1 / (1 + Math.exp(-(a[q + c] + bias[c])));
   } else if (act === 'tanh') {
@@ -281,7 +281,7 @@ function activate(a: Float32Array, bias: Float32Array, C: number, act: Activatio
 }
 
 /** s'(z) from a = s(z). */
-function derivative(act: ActivationName): (a: number) => number {
+export function derivative(act: ActivationName): (a: number) => number {
   if (act === 'sigmoid') return (a) => a * (1 - a);
   if (act === 'tanh') return (a) => 1 - a * a;
   return (a) => (a > 0 ? 1 : 0);
@@ -310,7 +310,7 @@ function secondOrder(act: ActivationName, a: Float32Array, da: Float32Array, adj
 }
 
 /** out[oo..oo+K) = softmax(v[vo..vo+K)) in float64. */
-function softmaxRow(v: ArrayLike<number>, out: Float64Array, vo: number, K: number, oo = vo): void {
+export function softmaxRow(v: ArrayLike<number>, out: Float64Array, vo: number, K: number, oo = vo): void {
   let m = -Infinity;
   for (let k = 0; k < K; k++) if (v[vo + k] > m) m = v[vo + k];
   let s = 0;

@@ -71,6 +71,8 @@ import type { Model } from '../models/model';
 import type { Tensor } from '@tensorflow/tfjs';
 
 export { convStackOf } from './fused-plan';
+// the JS pointwise helpers, also used by lib/engine/per-example.ts
+export { activate, derivative, softmaxRow } from './fused-js';
 
 /** Which convolution kernels evaluate the objective (see the file comment). */
 export type FusedKernels = 'auto' | 'wasm' | 'js';

@@ -2,17 +2,53 @@
  * One DLG run against a DEFENDED gradient, as a job for parallel.ts (paper, "Defenses"): the client
  * builds its case, transforms its shared gradient with a defense spec ('gaussian:1e-3', 'fp16',
  * 'prune:0.3', 'none', ...; see lib/defenses), and shares only the result; the attacker runs DLG
- * (DEFAULT_DLG: strong-Wolfe line search) on it; the truth scores the reconstruction.
+ * (the default preset: strong-Wolfe line search) on it; the truth scores the reconstruction.
  * Plain data in, plain data out (worker threads pass structured clones): curves are sampled every
  * 10 iterations and the reconstruction is one flat array of 32*32*3 numbers.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import { loadImage } from '../data/image';
+import type { Img } from '../data/image';
 import { makeCase, disposeCase } from '../cases/case';
 import { dlg } from '../attacks/dlg';
 import type { DlgStatus } from '../attacks/dlg';
-import { PAPER_DLG, DEFAULT_DLG } from '../config';
-import { score, imageAt, clip01, mseCurve } from '../analysis/score';
+import { imageAt, clip01, mseCurve } from '../analysis/score';
+import { attackReport } from '../analysis/report';
 import { parseDefense } from '../defenses';
+
+/** The PNG and JPEG files of a folder, in file-name order (the order labels follow). */
+export function photoFiles(dir: string): string[] {
+  return fs.readdirSync(dir).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort();
+}
+
+/** The label of the photo at `index` (file-name order) under `seed`, as every sweep of photos assigns it. */
+export function photoLabel(index: number, seed: number): number {
+  return (index * 17 + seed * 7) % 100;
+}
+
+export interface PhotoJobsOptions {
+  /** Folder of photos (default: datasets/natural of this repository). */
+  dir?: string;
+  /** Attack only these files of the folder (default: all); labels still follow each file's place in the folder. */
+  files?: string[];
+  seeds: number[];
+  defenses: string[];
+  iterations: number;
+  lineSearch?: 'none' | 'strong_wolfe';
+  size?: number;
+}
+
+/** One job per (defense, photo, seed), in that order. */
+export function photoJobs(o: PhotoJobsOptions): DefendedAttackJob[] {
+  const dir = path.resolve(o.dir ?? path.join(__dirname, '../../../datasets/natural'));
+  const all = photoFiles(dir);
+  const files = o.files ?? all;
+  return o.defenses.flatMap((defense) => files.flatMap((f) => o.seeds.map((seed) => ({
+    image: path.join(dir, f), label: photoLabel(all.indexOf(f), seed), seed, iterations: o.iterations, defense,
+    ...(o.lineSearch ? { lineSearch: o.lineSearch } : {}), ...(o.size ? { size: o.size } : {}),
+  }))));
+}
 
 export interface DefendedAttackJob {
   /** Image file (any size; resized to `size`). */
@@ -23,7 +59,7 @@ export interface DefendedAttackJob {
   iterations: number;
   /** A defense spec: 'none', 'gaussian:1e-3', 'laplacian:1e-2', 'fp16', 'int8', 'prune:0.3', or '+'-joined. */
   defense: string;
-  /** L-BFGS line search; default 'strong_wolfe' (DEFAULT_DLG). 'none': the released code's settings. */
+  /** L-BFGS line search; default 'strong_wolfe' (the default preset). 'none': the released code's settings. */
   lineSearch?: 'none' | 'strong_wolfe';
   /** Image side in pixels (default 32). */
   size?: number;
@@ -58,9 +94,12 @@ export interface DefendedAttackResult extends DefendedAttackJob {
   reconstruction: number[];
   /** [height, width, channels] of `reconstruction`. */
   shape: [number, number, number];
+  /** The photo's file name, and the final reconstruction as an image (clipped to [0, 1]). */
+  name: string;
+  reconstructionImage: Img;
 }
 
-/** Curves are sampled every 10 iterations (DEFAULT_DLG.snapshotEvery, the paper's figures). */
+/** Curves are sampled every 10 iterations (the paper's figures). */
 const CURVE_EVERY = 10;
 
 /** Every `every`-th entry of a per-iteration series, and its last entry. */
@@ -79,35 +118,35 @@ export function run(job: DefendedAttackJob): DefendedAttackResult {
   // The client shares only the defended gradient.
   const c = makeCase({ images: [truth], labels: [job.label], seed: job.seed, defense });
   try {
-    const base = lineSearch === 'none' ? PAPER_DLG : DEFAULT_DLG;
     const r = dlg(c.model, c.shared, {
-      ...base,
+      preset: lineSearch === 'none' ? 'paper' : 'default', // 'paper' = the released settings, no line search
       iterations: job.iterations,
       seed: job.seed,
       snapshotEvery: CURVE_EVERY,
-      lbfgs: { ...base.lbfgs, lineSearch },
     });
-    const s = score(imageAt(r.data, r.shape, 0), truth);
+    const rep = attackReport(r, [truth], [job.label]);
     const shown = clip01(imageAt(r.data, r.shape, 0));
     return {
       ...job,
       lineSearch,
       defenseCanonical: defense.spec,
-      mse: s.mse,
-      psnr: s.psnr,
-      ssim: s.ssim,
-      recovered: s.recovered,
-      recoveredLabel: r.labels[0],
-      labelOk: r.labels[0] === job.label,
-      status: r.status,
-      iterationsRun: r.iterations,
-      evals: r.evals,
-      seconds: r.seconds,
-      distance: r.distance,
+      mse: rep.mse,
+      psnr: rep.psnr,
+      ssim: rep.ssim,
+      recovered: rep.recovered,
+      recoveredLabel: rep.labels[0],
+      labelOk: rep.labelOk,
+      status: rep.status,
+      iterationsRun: rep.iterations,
+      evals: rep.evals,
+      seconds: rep.seconds,
+      distance: rep.distance,
       distanceCurve: sample(r.losses, CURVE_EVERY),
       mseCurve: mseCurve(r, truth).map((p) => ({ iteration: p.iteration, value: p.mse })),
       reconstruction: Array.from(shown.data),
       shape: [shown.height, shown.width, shown.channels],
+      name: path.basename(job.image),
+      reconstructionImage: shown,
     };
   } finally {
     disposeCase(c);

@@ -1,186 +1,72 @@
 /**
  * Executes the project's notebooks headless with Jupyter (`jupyter nbconvert --execute`) on the
- * `tslab` TypeScript kernel, and says which ones fail and why.
+ * `tslab` TypeScript kernel, records what produced each one (provenance), and says which ones fail
+ * and why; `--check` also compares the outputs with the committed notebooks.
  *
  *   node dist/notebooks/tools/run.js [options] [PREFIX ...]
  *
  *   PREFIX ...        run only the notebooks whose file name starts with one of these (e.g. `01`)
+ *   (no option)       full run: DLG_QUICK is removed from the kernel's environment and each executed
+ *                     notebook replaces the original (only when all its cells ran without error);
+ *                     its results files go to notebooks/results/
  *   --quick           DLG_QUICK=1 for the kernel (notebooks use fewer iterations); the executed
  *                     copies go to out/notebooks/ and the notebooks themselves are never touched
- *   (no --quick)      full run: DLG_QUICK is removed from the kernel's environment and each executed
- *                     notebook replaces the original (only when all its cells ran without error)
- *   --list            print the notebooks that would run, and exit
+ *   --check           execute each notebook as .ci/notebooks.conf says (full unless it says quick or
+ *                     skip) into out/notebooks/, never touching notebooks/, then compare each full
+ *                     run's outputs and results files with the committed ones (compare.ts); exit 1 on
+ *                     a failing cell (a claim check that throws) or on any difference. What CI runs.
+ *   --conf FILE       the mode file for --check (default: <repo>/.ci/notebooks.conf)
+ *   --list            print the notebooks that would run (and their --check modes), and exit
  *   --kernelspec      only write the project-local tslab kernelspec and print its JUPYTER_PATH folder
- *                     (for interactive use: JUPYTER_PATH=<that folder> jupyter lab)
+ *   --install-jupyter when no Jupyter is found, install Debian's packages (root + apt-get only)
  *   --dir DIR         notebook folder (default: <repo>/notebooks)
- *   --out DIR         where --quick writes the executed copies (default: <repo>/out/notebooks)
- *   --timeout S       per-cell time limit in seconds (default 900 with --quick, 7200 without)
- *   --jobs N          notebooks executed at the same time (default 1)
+ *   --out DIR         where --quick and --check write the executed copies (default: <repo>/out/notebooks)
+ *   --timeout S       per-cell time limit in seconds (default 900 for a quick run, 7200 for a full one)
+ *   --jobs N          notebooks executed at the same time (default 1). Results do not depend on it:
+ *                     every notebook runs in its own kernel with the same environment and writes its
+ *                     results files into its own staging folder; only timings do (they are not compared)
  *
- * Jupyter: $DLG_JUPYTER if set, else `jupyter` on PATH, else /usr/bin/jupyter.
+ * Every executed notebook gets metadata.dlg (provenance.ts): the fingerprint of its source, lib/,
+ * package-lock.json and the datasets, hashes of its outputs and results files, and the run's facts
+ * (mode, date, seconds, Node, cores). `node dist/notebooks/tools/status.js` says which are stale.
  *
- * Exit status: 0 all notebooks ran, 1 some notebook failed, 2 usage or environment error (no
- * Jupyter, no notebooks, a prefix that selects nothing).
+ * Results files: the kernel gets DLG_RESULTS_DIR = a staging folder; saveResults() (lib/report/
+ * results.ts) writes there; when the notebook succeeds the files move to results/ beside the
+ * executed notebook (notebooks/results/ for a full run, out/notebooks/results/ otherwise).
  *
- * The tslab kernel is registered project-locally: a kernelspec is written to
- * node_modules/.cache/dlg-jupyter/kernels/tslab/kernel.json (absolute paths of this Node and this
- * repository's tslab) and JUPYTER_PATH points there for the child processes only. Nothing is
- * installed globally and tslab need not be on PATH. See environment.md.
+ * Jupyter: $DLG_JUPYTER if set, else `jupyter` on PATH, else /usr/bin/jupyter (see jupyter.ts).
  *
- * tslab reports a failing cell with an empty ename/evalue and the error text on the cell's stderr,
- * so nbconvert's own message says little. We pass nbconvert a small config file that installs
- * nbclient hooks (on_cell_execute, on_cell_error; nbclient >= 0.6) which record the running cell and
- * the failing cell's outputs in a JSON file, and print the error from there. With an older nbclient
- * we fall back to the last lines of nbconvert's stderr.
+ * Exit status: 0 all notebooks ran (and, with --check, all compared identical), 1 some notebook
+ * failed or differed, 2 usage or environment error (no Jupyter, no notebooks, a prefix that selects
+ * nothing, a malformed conf file, dist/ older than lib/).
  */
-import { spawn, spawnSync } from 'child_process';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { CellError, describeCellError, describeNbconvertFailure, writeHooks } from './cell-errors';
+import { compareNotebooks, compareResultsFiles, Difference, formatDifferences } from './compare';
+import { CheckMode, modesFor, readConf } from './conf';
+import { aptInstall, checkJupyter, JUPYTER_DEBS, jupyterPathEnv, KERNEL_NAME, repoRoot, writeKernelSpec } from './jupyter';
+import { readNotebook, writeNotebook } from './notebook';
+import { gitCommit, listFiles, provenanceOf, runFacts, sha256, stamp, TreeState, treeState } from './provenance';
 
-export const KERNEL_NAME = 'tslab';
-
-export const INSTALL_HINT =
-  'Jupyter (nbconvert + nbclient) not found: install it with ' +
-  '`apt-get install jupyter-nbconvert python3-nbclient jupyter-client python3-ipython python3-ipykernel` (Debian/Ubuntu) ' +
-  'or `pip install nbconvert nbclient ipykernel`, then rerun.';
-
-/** The repository root: the nearest ancestor of this file holding package.json and node_modules/tslab. */
-export function repoRoot(from: string = __dirname): string {
-  let dir = path.resolve(from);
-  for (;;) {
-    if (
-      fs.existsSync(path.join(dir, 'package.json')) &&
-      fs.existsSync(path.join(dir, 'node_modules', 'tslab', 'package.json'))
-    ) {
-      return dir;
-    }
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`no repository root (package.json + node_modules/tslab) above ${from}; run \`npm ci\` first`);
-    dir = up;
-  }
-}
-
-/** The folder that JUPYTER_PATH points at: it holds kernels/tslab/kernel.json. */
-export function kernelDir(root: string): string {
-  return path.join(root, 'node_modules', '.cache', 'dlg-jupyter');
-}
-
-/**
- * Writes the project-local tslab kernelspec and returns the JUPYTER_PATH folder that holds it.
- * The kernel runs this very Node (process.execPath) on this repository's tslab.
- */
-export function writeKernelSpec(root: string): string {
-  const tslabPkg = require.resolve('tslab/package.json', { paths: [root] });
-  const tslabBin = path.join(path.dirname(tslabPkg), 'bin', 'tslab');
-  if (!fs.existsSync(tslabBin)) throw new Error(`tslab entry point missing: ${tslabBin}; run \`npm ci\``);
-  const dir = kernelDir(root);
-  const specDir = path.join(dir, 'kernels', KERNEL_NAME);
-  fs.mkdirSync(specDir, { recursive: true });
-  const spec = {
-    argv: [process.execPath, tslabBin, 'kernel', '--config-path', '{connection_file}'],
-    display_name: 'TypeScript (tslab)',
-    language: 'typescript',
-  };
-  const file = path.join(specDir, 'kernel.json');
-  const text = JSON.stringify(spec, null, 2) + '\n';
-  if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== text) fs.writeFileSync(file, text);
-  return dir;
-}
-
-/** Python config for nbconvert: nbclient hooks that record the running cell and the failing one. */
-const HOOKS_PY = `# Written by notebooks/tools/run.ts (do not edit): nbclient hooks (nbclient >= 0.6) that record
-# the running cell and the failing cell's outputs, because tslab sends no ename/evalue/traceback.
-import json, os
-
-def _dlg_write(var, obj):
-    target = os.environ.get(var)
-    if target:
-        with open(target, 'w') as f:
-            json.dump(obj, f)
-
-def _dlg_on_cell_execute(cell=None, cell_index=None, **kw):
-    _dlg_write('DLG_NB_CURRENT_FILE', {'cell_index': cell_index, 'source': cell.source})
-
-def _dlg_on_cell_error(cell=None, cell_index=None, execute_reply=None, **kw):
-    content = (execute_reply or {}).get('content', {})
-    outputs = [dict(o) for o in cell.get('outputs', []) if o.get('output_type') in ('stream', 'error')]
-    _dlg_write('DLG_NB_ERROR_FILE', {
-        'cell_index': cell_index,
-        'source': cell.source,
-        'ename': content.get('ename', ''),
-        'evalue': content.get('evalue', ''),
-        'traceback': content.get('traceback', []) or [],
-        'outputs': outputs,
-    })
-
-c.ExecutePreprocessor.on_cell_execute = _dlg_on_cell_execute
-c.ExecutePreprocessor.on_cell_error = _dlg_on_cell_error
-`;
-
-function writeHooks(dir: string): string {
-  const file = path.join(dir, 'nbconvert_hooks.py');
-  if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== HOOKS_PY) fs.writeFileSync(file, HOOKS_PY);
-  return file;
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/** $DLG_JUPYTER if set (and only it), else `jupyter` on PATH, else /usr/bin/jupyter, else null. */
-export function findJupyter(env: NodeJS.ProcessEnv = process.env): string | null {
-  if (env.DLG_JUPYTER) return isExecutable(env.DLG_JUPYTER) ? path.resolve(env.DLG_JUPYTER) : null;
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const cand = path.join(dir, 'jupyter');
-    if (isExecutable(cand)) return cand;
-  }
-  return isExecutable('/usr/bin/jupyter') ? '/usr/bin/jupyter' : null;
-}
-
-export const JUPYTER_DEBS = ['jupyter-nbconvert', 'python3-nbclient', 'jupyter-client', 'python3-ipython', 'python3-ipykernel'];
-
-/**
- * --install-jupyter (what `npm run notebooks` passes): on Debian/Ubuntu as root, install Jupyter's
- * Debian packages, saying so first. Elsewhere it does nothing and the install hint is printed.
- */
-function installDebianJupyter(log: (s: string) => void): boolean {
-  const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!root || !isExecutable('/usr/bin/apt-get')) return false;
-  log(`run-notebooks: no Jupyter found; installing Debian packages: apt-get install -y --no-install-recommends ${JUPYTER_DEBS.join(' ')}`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const update = spawnSync('apt-get', ['update', '-q'], { stdio: ['ignore', 'ignore', 'inherit'], env });
-  if (update.status !== 0) return false;
-  const install = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...JUPYTER_DEBS], { stdio: ['ignore', 'ignore', 'inherit'], env });
-  return install.status === 0;
-}
-
-/** A usable `jupyter` (one whose `jupyter nbconvert` starts), or the reason there is none. */
-export function checkJupyter(env: NodeJS.ProcessEnv = process.env): { jupyter: string; nbconvert: string } | { error: string } {
-  const jupyter = findJupyter(env);
-  if (!jupyter) return { error: INSTALL_HINT };
-  const r = spawnSync(jupyter, ['nbconvert', '--version'], { encoding: 'utf8', env, timeout: 60_000 });
-  if (r.status !== 0) {
-    const why = (r.stderr || r.stdout || String(r.error ?? '')).trim().split('\n').pop();
-    return { error: `${jupyter} has no working nbconvert (${why}). ${INSTALL_HINT}` };
-  }
-  return { jupyter, nbconvert: r.stdout.trim() };
-}
+// Kept exported from here for callers of the runner's API (test/notebooks.test.ts and others).
+export { checkJupyter, findJupyter, INSTALL_HINT, JUPYTER_DEBS, KERNEL_NAME, kernelDir, repoRoot, writeKernelSpec } from './jupyter';
+export { describeCellError } from './cell-errors';
 
 export interface Options {
   quick: boolean;
+  /** Execute into --out and compare with the committed notebooks, each in its .ci/notebooks.conf mode. */
+  check: boolean;
+  conf: string;
   /** When no Jupyter is found: install Debian's packages (root + apt-get only), then go on. */
   installJupyter: boolean;
   list: boolean;
   kernelspec: boolean;
   dir: string;
   out: string;
+  /** Per-cell limit in seconds; NaN: 900 for quick runs, 7200 for full ones. */
   timeout: number;
   jobs: number;
   prefixes: string[];
@@ -195,6 +81,8 @@ class UsageError extends Error {
 export function parseArgs(argv: string[], root: string): Options {
   const o: Options = {
     quick: false,
+    check: false,
+    conf: path.join(root, '.ci', 'notebooks.conf'),
     list: false,
     kernelspec: false,
     installJupyter: false,
@@ -216,6 +104,12 @@ export function parseArgs(argv: string[], root: string): Options {
     switch (flag) {
       case '--quick':
         o.quick = true;
+        break;
+      case '--check':
+        o.check = true;
+        break;
+      case '--conf':
+        o.conf = path.resolve(take());
         break;
       case '--list':
         o.list = true;
@@ -252,12 +146,14 @@ export function parseArgs(argv: string[], root: string): Options {
         o.prefixes.push(a);
     }
   }
-  if (Number.isNaN(o.timeout)) o.timeout = o.quick ? 900 : 7200;
+  if (path.resolve(o.out) === path.resolve(o.dir) && (o.quick || o.check)) {
+    throw new UsageError(`--out ${o.out} is the notebook folder: quick and check runs must not overwrite the notebooks`, false);
+  }
   return o;
 }
 
-/** The notebooks to run: DIR/*.ipynb sorted by name, filtered by the name prefixes if any. */
-export function selectNotebooks(dir: string, prefixes: string[]): string[] {
+/** Every notebook of DIR: DIR/*.ipynb sorted by name. */
+export function allNotebooks(dir: string): string[] {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw new UsageError(`notebook folder ${dir} does not exist`, false);
   }
@@ -266,97 +162,53 @@ export function selectNotebooks(dir: string, prefixes: string[]): string[] {
     .filter((f) => f.endsWith('.ipynb') && !f.startsWith('.') && fs.statSync(path.join(dir, f)).isFile())
     .sort();
   if (all.length === 0) throw new UsageError(`no notebooks (*.ipynb) in ${dir}: nothing to run`, false);
-  if (prefixes.length === 0) return all.map((f) => path.join(dir, f));
-  const unmatched = prefixes.filter((p) => !all.some((f) => f.startsWith(p)));
-  if (unmatched.length > 0) {
-    throw new UsageError(`no notebook in ${dir} starts with ${unmatched.map((p) => `"${p}"`).join(', ')} (have: ${all.join(', ')})`, false);
-  }
-  return all.filter((f) => prefixes.some((p) => f.startsWith(p))).map((f) => path.join(dir, f));
+  return all.map((f) => path.join(dir, f));
 }
 
-interface CellError {
-  cell_index: number;
-  source: string;
-  ename: string;
-  evalue: string;
-  traceback: string[];
-  outputs: { output_type: string; name?: string; text?: string | string[]; ename?: string; evalue?: string; traceback?: string[] }[];
+/** The notebooks to run: DIR/*.ipynb sorted by name, filtered by the name prefixes if any. */
+export function selectNotebooks(dir: string, prefixes: string[]): string[] {
+  const all = allNotebooks(dir);
+  if (prefixes.length === 0) return all;
+  const names = all.map((f) => path.basename(f));
+  const unmatched = prefixes.filter((p) => !names.some((f) => f.startsWith(p)));
+  if (unmatched.length > 0) {
+    throw new UsageError(`no notebook in ${dir} starts with ${unmatched.map((p) => `"${p}"`).join(', ')} (have: ${names.join(', ')})`, false);
+  }
+  return all.filter((f) => prefixes.some((p) => path.basename(f).startsWith(p)));
+}
+
+/**
+ * Why dist/ may not be built from the current sources under lib/ and notebooks/tools/ (so the kernel
+ * would run other code than the fingerprint describes), or null when it is. Fresh when either the
+ * build stamp of `npm run build` (dist/.build-stamp, written by lib/cli/build.js after a successful
+ * incremental tsc, which leaves the outputs of unchanged sources as they were) is newer than every
+ * source, or every source's .js is newer than it (a plain `tsc -p tsconfig.json` rewrites them all).
+ */
+export function staleBuild(root: string): string | null {
+  const sources: { src: string; out: string; mtime: number }[] = [];
+  for (const dir of ['lib', path.join('notebooks', 'tools')]) {
+    for (const f of listFiles(path.join(root, dir), (r) => r.endsWith('.ts') && !r.endsWith('.d.ts'))) {
+      const src = path.join(dir, f);
+      sources.push({ src, out: path.join('dist', dir, f.replace(/\.ts$/, '.js')), mtime: fs.statSync(path.join(root, src)).mtimeMs });
+    }
+  }
+  const missing = sources.find((s) => !fs.existsSync(path.join(root, s.out)));
+  if (missing) return `${missing.out} is missing`;
+  const stamp = path.join(root, 'dist', '.build-stamp');
+  if (fs.existsSync(stamp) && sources.every((s) => s.mtime <= fs.statSync(stamp).mtimeMs + 1)) return null;
+  const older = sources.find((s) => fs.statSync(path.join(root, s.out)).mtimeMs + 1 < s.mtime);
+  return older ? `${older.out} is older than ${older.src}` : null;
 }
 
 export interface Result {
   notebook: string;
+  mode: CheckMode;
   ok: boolean;
   seconds: number;
   written?: string;
   error: string[]; // lines describing the failure (empty when ok)
-}
-
-const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g;
-const joinText = (t: string | string[] | undefined): string => (Array.isArray(t) ? t.join('') : t ?? '');
-const firstLine = (src: string): string => {
-  const l = src.split('\n').find((s) => s.trim()) ?? '';
-  return l.length > 100 ? l.slice(0, 97) + '...' : l;
-};
-
-/** Stack frames of tslab and Node's vm/internals: noise in a notebook error. */
-function isInternalFrame(line: string): boolean {
-  return /^\s+at /.test(line) && /(node_modules[\\/]tslab[\\/]|\(node:|^\s+at node:|sigintHandlersWrap)/.test(line);
-}
-
-/** The failing cell's error as a few lines: where, ename: evalue, the last lines of the traceback. */
-export function describeCellError(e: CellError, maxLines = 12): string[] {
-  const where = `cell ${e.cell_index + 1}: ${firstLine(e.source)}`;
-  let ename = e.ename && e.ename !== '<Error>' ? e.ename : '';
-  let evalue = e.evalue ?? '';
-  let tb: string[] = (e.traceback ?? []).join('\n').replace(ANSI, '').split('\n');
-  const errOut = e.outputs.find((o) => o.output_type === 'error');
-  if (!ename && errOut) {
-    ename = errOut.ename ?? '';
-    evalue = errOut.evalue ?? '';
-    tb = (errOut.traceback ?? []).join('\n').replace(ANSI, '').split('\n');
-  }
-  if (!ename) {
-    // tslab: the error is the cell's stderr ("Error: msg" then "    at ..." frames, or a
-    // TypeScript diagnostic "1:7 - Type 'string' is not assignable ...").
-    const stderr = e.outputs
-      .filter((o) => o.output_type === 'stream' && o.name === 'stderr')
-      .map((o) => joinText(o.text))
-      .join('')
-      .replace(ANSI, '');
-    const lines = stderr.split('\n').filter((l) => l.trim() !== '');
-    tb = lines;
-    const frame = lines.findIndex((l) => /^\s+at /.test(l));
-    const head = frame > 0 ? lines[frame - 1] : lines[0] ?? '';
-    const m = /^([A-Za-z_$][\w$.]*): ?(.*)$/.exec(head);
-    if (m && frame > 0) {
-      ename = m[1];
-      evalue = m[2];
-    } else {
-      ename = 'error';
-      evalue = head || '(the kernel reported an error without a message)';
-    }
-  }
-  const head = `${ename}: ${evalue}`;
-  tb = tb.filter((l) => l.trim() !== '' && !isInternalFrame(l) && l.trim() !== head && l.trim() !== evalue.trim());
-  const tail = tb.slice(-maxLines);
-  return [where, head, ...tail.map((l) => `  | ${l}`)];
-}
-
-/** The informative end of nbconvert's stderr when no hook report exists (timeout, dead kernel, old nbclient). */
-function describeNbconvertFailure(stderr: string, current: { cell_index: number; source: string } | null, maxLines = 12): string[] {
-  const lines = stderr.replace(ANSI, '').split('\n').filter((l) => l.trim() !== '' && !/^\[NbConvertApp\]/.test(l));
-  const out: string[] = [];
-  if (current) out.push(`while running cell ${current.cell_index + 1}: ${firstLine(current.source)}`);
-  // From the last Python exception line ("nbclient.exceptions.DeadKernelError: Kernel died") on.
-  let k = -1;
-  for (let i = lines.length - 1; i >= 0; i--) {
-    if (/^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*/.test(lines[i])) {
-      k = i;
-      break;
-    }
-  }
-  const tail = k >= 0 ? lines.slice(k, k + maxLines) : lines.slice(-maxLines);
-  return [...out, ...(tail.length ? tail.map((l) => `  | ${l}`) : ['  | (nbconvert printed nothing)'])];
+  /** --check, full mode: the differences from the committed notebook and its results files (as printed lines). */
+  compared?: { differences: number; lines: string[] };
 }
 
 function readJson<T>(file: string): T | null {
@@ -369,49 +221,88 @@ function readJson<T>(file: string): T | null {
 
 export interface RunContext {
   jupyter: string;
+  nbconvert: string;
   jupyterPath: string;
   hooks: string;
   root: string;
   opts: Options;
+  /** The tree's fingerprint when the run started. */
+  tree: TreeState;
+  commit?: string;
+  /** Results file name -> the notebook that wrote it in this run. */
+  resultsOwners: Map<string, string>;
+  log: (s: string) => void;
 }
 
 /** The environment of nbconvert and, through it, of the tslab kernel. */
 export function childEnv(base: NodeJS.ProcessEnv, jupyterPath: string, quick: boolean, extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base, ...extra };
-  env.JUPYTER_PATH = base.JUPYTER_PATH ? `${jupyterPath}${path.delimiter}${base.JUPYTER_PATH}` : jupyterPath;
+  env.JUPYTER_PATH = jupyterPathEnv(base, jupyterPath);
   if (quick) env.DLG_QUICK = '1';
   else delete env.DLG_QUICK; // a full run must never inherit quick mode from the shell
   env.PYTHONUNBUFFERED = '1';
   return env;
 }
 
-/** Executes one notebook with `jupyter nbconvert --execute`. */
-export async function runNotebook(nb: string, ctx: RunContext): Promise<Result> {
+/** Where a notebook's executed copy goes: in place for a plain full run, else the --out folder. */
+function destination(nb: string, opts: Options): string {
+  return opts.check || opts.quick ? path.join(opts.out, path.basename(nb)) : nb;
+}
+
+/** Deletes the results files an earlier executed copy at `file` recorded, unless `keep` has them. */
+function dropOldResults(file: string, keep: Set<string>, log: (s: string) => void): void {
+  if (!fs.existsSync(file)) return;
+  let old: Record<string, string> = {};
+  try {
+    old = provenanceOf(readNotebook(file))?.results ?? {};
+  } catch {
+    return;
+  }
+  for (const rel of Object.keys(old)) {
+    if (keep.has(rel)) continue;
+    const abs = path.join(path.dirname(file), rel);
+    if (fs.existsSync(abs)) {
+      fs.rmSync(abs);
+      log(`    (removed ${path.relative(process.cwd(), abs)}: the notebook no longer writes it)`);
+    }
+  }
+}
+
+/** Executes one notebook with `jupyter nbconvert --execute`, in the given mode. */
+export async function runNotebook(nb: string, mode: 'full' | 'quick', ctx: RunContext): Promise<Result> {
   const { opts } = ctx;
   const name = path.basename(nb);
+  const quick = mode === 'quick';
+  const timeout = Number.isNaN(opts.timeout) ? (quick ? 900 : 7200) : opts.timeout;
   const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'dlg-nb-'));
   const errorFile = path.join(stage, 'error.json');
   const currentFile = path.join(stage, 'current.json');
-  // Quick: straight into out/notebooks. Full: into a temp folder, moved over the original on success.
-  const outDir = opts.quick ? opts.out : stage;
-  fs.mkdirSync(outDir, { recursive: true });
-  const written = path.join(outDir, name);
-  fs.rmSync(written, { force: true }); // no stale copy from an earlier run may pass for this one's
+  const stagedResults = path.join(stage, 'results');
+  const executed = path.join(stage, 'executed');
+  fs.mkdirSync(stagedResults);
+  fs.mkdirSync(executed);
+  const dest = destination(nb, opts);
+  if (dest !== nb) {
+    // No stale copy from an earlier run may pass for this one's.
+    dropOldResults(dest, new Set(), () => undefined);
+    fs.rmSync(dest, { force: true });
+  }
   const args = [
     'nbconvert',
     '--to', 'notebook',
     '--execute',
     `--config=${ctx.hooks}`,
     `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`,
-    `--ExecutePreprocessor.timeout=${opts.timeout}`,
+    `--ExecutePreprocessor.timeout=${timeout}`,
     '--ExecutePreprocessor.startup_timeout=180',
-    '--output-dir', outDir,
+    '--output-dir', executed,
     '--output', name,
     nb,
   ];
-  const env = childEnv(process.env, ctx.jupyterPath, opts.quick, {
+  const env = childEnv(process.env, ctx.jupyterPath, quick, {
     DLG_NB_ERROR_FILE: errorFile,
     DLG_NB_CURRENT_FILE: currentFile,
+    DLG_RESULTS_DIR: stagedResults,
   });
   const t0 = Date.now();
   const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
@@ -426,17 +317,14 @@ export async function runNotebook(nb: string, ctx: RunContext): Promise<Result> 
     child.on('close', (c, sig) => resolve({ code: c ?? 128, stderr: sig ? `${err}\nkilled by ${sig}` : err }));
   });
   const seconds = (Date.now() - t0) / 1000;
-  const result: Result = { notebook: name, ok: false, seconds, error: [] };
+  const result: Result = { notebook: name, mode, ok: false, seconds, error: [] };
   try {
     const cellError = readJson<CellError>(errorFile);
-    if (code === 0 && !cellError && fs.existsSync(written)) {
-      result.ok = true;
-      if (opts.quick) {
-        result.written = written;
-      } else {
-        fs.copyFileSync(written, nb);
-        result.written = nb;
-      }
+    const out = path.join(executed, name);
+    if (code === 0 && !cellError && fs.existsSync(out)) {
+      result.error = finish(nb, out, dest, stagedResults, mode, seconds, ctx);
+      result.ok = result.error.length === 0;
+      if (result.ok) result.written = dest;
     } else if (cellError) {
       result.error = describeCellError(cellError);
     } else {
@@ -445,15 +333,71 @@ export async function runNotebook(nb: string, ctx: RunContext): Promise<Result> 
   } finally {
     fs.rmSync(stage, { recursive: true, force: true });
   }
+  if (result.ok && opts.check && mode === 'full') result.compared = compareWithCommitted(nb, dest);
   return result;
 }
 
-function fmtResult(r: Result, width: number): string {
-  return `${r.notebook.padEnd(width)}  ${r.ok ? 'ok    ' : 'FAILED'}  ${r.seconds.toFixed(1).padStart(7)} s`;
+/**
+ * After a successful execution: moves the staged results files beside the destination, stamps the
+ * provenance and writes the executed notebook to its destination. Returns error lines ([] on success).
+ */
+function finish(nb: string, executed: string, dest: string, stagedResults: string, mode: 'full' | 'quick', seconds: number, ctx: RunContext): string[] {
+  const staged = listFiles(stagedResults, (f) => f.endsWith('.json'));
+  for (const f of staged) {
+    const owner = ctx.resultsOwners.get(f);
+    if (owner && owner !== path.basename(nb)) return [`results/${f} was written by ${owner} too in this run: each results file belongs to one notebook`];
+    ctx.resultsOwners.set(f, path.basename(nb));
+  }
+  const results: Record<string, string> = {};
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  const resultsDir = path.join(path.dirname(dest), 'results');
+  if (dest === nb) dropOldResults(nb, new Set(staged.map((f) => `results/${f}`)), ctx.log);
+  for (const f of staged) {
+    const data = fs.readFileSync(path.join(stagedResults, f));
+    fs.mkdirSync(path.dirname(path.join(resultsDir, f)), { recursive: true });
+    fs.writeFileSync(path.join(resultsDir, f), data);
+    results[`results/${f}`] = sha256(data);
+  }
+  const now = treeState(ctx.root);
+  const moved = (['lib', 'lockfile', 'datasets'] as const).filter((k) => now[k] !== ctx.tree[k]);
+  if (moved.length) {
+    ctx.log(`    warning: ${moved.join(', ')} changed while ${path.basename(nb)} ran; its provenance records the tree at the start, so it will show as stale`);
+  }
+  const doc = readNotebook(executed);
+  stamp(doc, ctx.tree, runFacts({ mode, seconds, jobs: ctx.opts.jobs, nbconvert: ctx.nbconvert, commit: ctx.commit }), results);
+  writeNotebook(dest, doc);
+  return [];
+}
+
+/** --check: the executed copy against the committed notebook, and its results files against the committed ones. */
+function compareWithCommitted(committed: string, executed: string): { differences: number; lines: string[] } {
+  const a = readNotebook(executed);
+  const diffs: Difference[] = compareNotebooks(a, readNotebook(committed));
+  const lines = formatDifferences(diffs);
+  let differences = diffs.length;
+  for (const rel of Object.keys(provenanceOf(a)?.results ?? {})) {
+    const r = compareResultsFiles(path.join(path.dirname(executed), rel), path.join(path.dirname(committed), rel), rel);
+    if (!r.identical) {
+      differences += r.count;
+      lines.push(`  ${rel}:`, ...r.lines.map((l) => `    ${l.trim()}`));
+    }
+  }
+  return { differences, lines };
+}
+
+function fmtResult(r: Result, width: number, check: boolean): string {
+  const status = r.mode === 'skip' ? 'skipped' : r.ok ? 'ok    ' : 'FAILED';
+  const time = r.mode === 'skip' ? '' : `${r.seconds.toFixed(1).padStart(7)} s`;
+  let note = '';
+  if (check && r.ok && r.mode !== 'skip') {
+    note = r.compared ? (r.compared.differences ? `  ${r.compared.differences} difference(s) from the committed notebook` : '  identical to the committed notebook') : '  quick: not compared';
+  }
+  return `${r.notebook.padEnd(width)}  ${status}  ${time}${note}`.trimEnd();
 }
 
 /** Runs the notebooks, `jobs` at a time, printing results in notebook order as they complete. */
-export async function runAll(notebooks: string[], ctx: RunContext, log: (s: string) => void): Promise<Result[]> {
+export async function runAll(notebooks: string[], modes: Map<string, CheckMode>, ctx: RunContext): Promise<Result[]> {
+  const log = ctx.log;
   const width = Math.max(...notebooks.map((n) => path.basename(n).length));
   const results: (Result | undefined)[] = new Array(notebooks.length);
   let next = 0;
@@ -461,14 +405,18 @@ export async function runAll(notebooks: string[], ctx: RunContext, log: (s: stri
   const flush = (): void => {
     while (printed < notebooks.length && results[printed]) {
       const r = results[printed++]!;
-      log(fmtResult(r, width));
+      log(fmtResult(r, width, ctx.opts.check));
       for (const l of r.error) log(`    ${l}`);
+      for (const l of r.compared?.lines ?? []) log(`  ${l}`);
     }
   };
   const worker = async (): Promise<void> => {
     while (next < notebooks.length) {
       const i = next++;
-      results[i] = await runNotebook(notebooks[i], ctx);
+      const nb = notebooks[i];
+      const mode = modes.get(nb) ?? 'full';
+      results[i] =
+        mode === 'skip' ? { notebook: path.basename(nb), mode, ok: true, seconds: 0, error: [] } : await runNotebook(nb, mode, ctx);
       flush();
     }
   };
@@ -476,7 +424,15 @@ export async function runAll(notebooks: string[], ctx: RunContext, log: (s: stri
   return results as Result[];
 }
 
-const USAGE = 'usage: run-notebooks [--quick] [--list] [--kernelspec] [--install-jupyter] [--dir DIR] [--out DIR] [--timeout SECONDS] [--jobs N] [PREFIX ...]';
+const USAGE =
+  'usage: run-notebooks [--quick] [--check] [--conf FILE] [--list] [--kernelspec] [--install-jupyter] [--dir DIR] [--out DIR] [--timeout SECONDS] [--jobs N] [PREFIX ...]';
+
+/** The mode of each selected notebook: --quick for all, else (--check) the conf file's, else full. */
+function planModes(opts: Options, notebooks: string[]): Map<string, CheckMode> {
+  if (!opts.check) return new Map(notebooks.map((nb) => [nb, opts.quick ? 'quick' : 'full']));
+  const all = modesFor(allNotebooks(opts.dir), readConf(opts.conf), path.relative(process.cwd(), opts.conf) || opts.conf);
+  return new Map(notebooks.map((nb) => [nb, opts.quick ? 'quick' : all.get(nb) ?? 'full']));
+}
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   const log = (s: string): void => void process.stdout.write(s + '\n');
@@ -487,6 +443,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   let root: string;
   let opts: Options;
   let notebooks: string[];
+  let modes: Map<string, CheckMode>;
   try {
     root = repoRoot();
     opts = parseArgs(argv, root);
@@ -495,6 +452,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
       return 0;
     }
     notebooks = selectNotebooks(opts.dir, opts.prefixes);
+    modes = planModes(opts, notebooks);
   } catch (e) {
     if (e instanceof UsageError) {
       if (!e.message) {
@@ -506,32 +464,66 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     return fail((e as Error).message);
   }
   if (opts.list) {
-    for (const nb of notebooks) log(path.relative(process.cwd(), nb) || nb);
+    for (const nb of notebooks) log((path.relative(process.cwd(), nb) || nb) + (opts.check ? `  ${modes.get(nb)}` : ''));
     return 0;
   }
+  const stale = staleBuild(root);
+  if (stale) return fail(`dist/ is not built from the current sources (${stale}): run \`npm run build\` first`);
   let j = checkJupyter();
-  if ('error' in j && opts.installJupyter && !process.env.DLG_JUPYTER && installDebianJupyter(log)) j = checkJupyter();
+  if ('error' in j && opts.installJupyter && !process.env.DLG_JUPYTER) {
+    log('run-notebooks: no Jupyter found');
+    if (aptInstall(JUPYTER_DEBS, log, 'run-notebooks')) j = checkJupyter();
+  }
   if ('error' in j) return fail(j.error);
   const jupyterPath = writeKernelSpec(root);
-  const ctx: RunContext = { jupyter: j.jupyter, jupyterPath, hooks: writeHooks(jupyterPath), root, opts };
-  const mode = opts.quick
-    ? `quick (DLG_QUICK=1; executed copies in ${path.relative(root, opts.out) || opts.out}/)`
-    : 'full (executed notebooks written back in place)';
-  log(`run-notebooks: ${notebooks.length} notebook(s), ${mode}; per-cell timeout ${opts.timeout} s; ${j.jupyter} (nbconvert ${j.nbconvert}); kernel ${KERNEL_NAME} from ${path.relative(root, jupyterPath)}`);
-  if (!opts.quick && process.env.DLG_QUICK) log('run-notebooks: note: DLG_QUICK is set in this shell but ignored in a full run (use --quick)');
+  const ctx: RunContext = {
+    jupyter: j.jupyter,
+    nbconvert: j.nbconvert,
+    jupyterPath,
+    hooks: writeHooks(jupyterPath),
+    root,
+    opts,
+    tree: treeState(root),
+    commit: gitCommit(root),
+    resultsOwners: new Map(),
+    log,
+  };
+  const outRel = path.relative(root, opts.out) || opts.out;
+  const mode = opts.check
+    ? `check (executed copies in ${outRel}/, compared with ${path.relative(root, opts.dir) || opts.dir}/; modes from ${path.relative(root, opts.conf)}${opts.quick ? ', overridden by --quick' : ''})`
+    : opts.quick
+      ? `quick (DLG_QUICK=1; executed copies in ${outRel}/)`
+      : 'full (executed notebooks written back in place)';
+  const counts = (['full', 'quick', 'skip'] as const).map((m) => [m, [...modes.values()].filter((x) => x === m).length] as const).filter(([, n]) => n > 0);
+  log(`run-notebooks: ${notebooks.length} notebook(s) (${counts.map(([m, n]) => `${n} ${m}`).join(', ')}), ${mode}; jobs ${opts.jobs}; ${j.jupyter} (nbconvert ${j.nbconvert}); kernel ${KERNEL_NAME} from ${path.relative(root, jupyterPath)}`);
+  if (!opts.quick && process.env.DLG_QUICK) log('run-notebooks: note: DLG_QUICK is set in this shell but ignored outside --quick (full runs unset it)');
+  if (opts.check) log('run-notebooks: in differences, A is this run (executed copy) and B the committed notebook');
   const t0 = Date.now();
-  const results = await runAll(notebooks, ctx, log);
-  const failed = results.filter((r) => !r.ok);
+  const results = await runAll(notebooks, modes, ctx);
+  const ran = results.filter((r) => r.mode !== 'skip');
+  const failed = ran.filter((r) => !r.ok);
+  const differing = results.filter((r) => r.compared && r.compared.differences > 0);
+  const total = (Date.now() - t0) / 1000;
+  const sum = ran.reduce((s, r) => s + r.seconds, 0);
   log(
-    `run-notebooks: ${((Date.now() - t0) / 1000).toFixed(1)} s` +
+    `run-notebooks: total ${total.toFixed(1)} s (notebooks ${sum.toFixed(1)} s, jobs ${opts.jobs})` +
       (failed.length ? `; failed: ${failed.map((r) => r.notebook).join(', ')}` : '') +
-      (opts.quick ? `; executed copies in ${path.relative(process.cwd(), opts.out) || opts.out}` : ''),
+      (differing.length ? `; differ from the committed notebooks: ${differing.map((r) => r.notebook).join(', ')}` : '') +
+      (opts.quick || opts.check ? `; executed copies in ${path.relative(process.cwd(), opts.out) || opts.out}` : ''),
   );
-  log(`notebooks: ${results.length - failed.length} passed, ${failed.length} failed`); // CI's plain closing line
-  return failed.length ? 1 : 0;
+  // CI's plain closing lines
+  log(`notebooks: ${ran.length - failed.length} passed, ${failed.length} failed${results.length > ran.length ? `, ${results.length - ran.length} skipped` : ''}`);
+  if (opts.check) {
+    const compared = results.filter((r) => r.compared);
+    const quick = ran.filter((r) => r.ok && r.mode === 'quick').length;
+    log(`compare: ${compared.length - differing.length} identical, ${differing.length} different${quick ? `, ${quick} quick (not compared)` : ''}`);
+  }
+  return failed.length || differing.length ? 1 : 0;
 }
 
 if (require.main === module) {
+  // A closed pipe (`... | head`) ends the output quietly.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' ? process.exit() : undefined));
   main().then(
     (code) => {
       process.exitCode = code;
