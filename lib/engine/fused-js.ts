@@ -6,7 +6,7 @@
  */
 import { conv2dForward, conv2dBackpropFilter, conv2dBackpropInput } from './kernels';
 import type { ActivationName } from '../models/model';
-import type { FusedObjective } from './fused';
+import type { FusedObjective } from './fused-types';
 import type { Conv2DInfo, FusedPlan } from './fused-plan';
 
 interface Layer {

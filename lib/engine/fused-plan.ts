@@ -6,7 +6,7 @@
 import { tf } from '.';
 import type { ActivationName, ConvStackStructure, Model } from '../models/model';
 import type { Tensor } from '@tensorflow/tfjs';
-import type { FusedObjectiveOptions } from './fused';
+import type { FusedObjectiveOptions } from './fused-types';
 
 export type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
 

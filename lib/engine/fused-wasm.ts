@@ -21,7 +21,7 @@
  * and copies the objective's constants (weights, shared gradient, geometry) back in when another
  * objective (or a tfjs kernel) used it in between.
  */
-import type { FusedObjective } from './fused';
+import type { FusedObjective } from './fused-types';
 import type { FusedPlan } from './fused-plan';
 import type { WasmRuntime } from './wasm';
 

@@ -67,6 +67,7 @@ import { fusedPlan } from './fused-plan';
 import { jsObjective } from './fused-js';
 import { wasmObjective } from './fused-wasm';
 import { wasmRuntime, wasmStatus } from './wasm';
+import type { FusedKernels, FusedObjectiveOptions, FusedObjective } from './fused-types';
 import type { Model } from '../models/model';
 import type { Tensor } from '@tensorflow/tfjs';
 
@@ -74,28 +75,7 @@ export { convStackOf } from './fused-plan';
 // the JS pointwise helpers, also used by lib/engine/per-example.ts
 export { activate, derivative, softmaxRow } from './fused-js';
 
-/** Which convolution kernels evaluate the objective (see the file comment). */
-export type FusedKernels = 'auto' | 'wasm' | 'js';
-
-export interface FusedObjectiveOptions {
-  /** Number of samples behind the shared gradient. */
-  batchSize: number;
-  /** 'joint': x = [images, label logits] (DLG); 'fixed': x = images, the target is given (iDLG). */
-  label: 'joint' | 'fixed';
-  /** The fixed target, [batchSize, classes] flat (one-hot or soft rows); required with label 'fixed'. */
-  target?: ArrayLike<number>;
-  /** 'auto' (default): wasm SIMD where it loads, else JS; 'wasm': wasm or a clear error; 'js': the JS kernels. */
-  kernels?: FusedKernels;
-}
-
-export interface FusedObjective {
-  /** Length of x and grad: batch*h*w*c image values (NHWC), then batch*classes label logits if joint. */
-  readonly size: number;
-  /** The kernels this objective runs on. */
-  readonly kernels: 'wasm' | 'js';
-  /** D(x) = sum_i ||dL/dW_i - g_i||^2; writes dD/dx into grad (overwritten). Reuses its buffers. */
-  evaluate(x: Float64Array, grad: Float64Array): number;
-}
+export type { FusedKernels, FusedObjectiveOptions, FusedObjective } from './fused-types';
 
 let warned = false;
 

@@ -9,9 +9,12 @@
  *   B[k, j] at b + 4 (k ldb + j),   C[i, j] at c + 4 (i ldc + j)   (rows contiguous in j)
  *
  * Register tiles of 2 rows x 4..16 columns: per k, the tile's B row is loaded once as 1-4 vectors
- * and each of the 2 A values is splat across a vector; 2 x 3 vectors was measured fastest for the
- * 12 output channels of LeNet (~15 G multiply-adds per second, vs 5-7 for 3x3, 4x3, 4x2 tiles).
- * Columns past the last multiple of 4 and an odd last row use the same tiles in narrower forms.
+ * and each of the 2 A values is splat across a vector. For the 12 output channels of LeNet, 2 rows x
+ * 3 vectors came out fastest among the tiles tried in a prototype (3x3, 4x3, 4x2 + 4x1, 6x2 + 8x1,
+ * and 2x3 with k unrolled by 2 or with A read 4 values at a time); V8 gives wasm 15 xmm registers,
+ * which larger tiles likely overflow. test/bench/fused-profile.ts shows the rate reached: ~13-15 G
+ * multiply-adds per second of CPU time on the LeNet shapes (230k multiply-adds in ~17 us). Columns
+ * past the last multiple of 4 and an odd last row use the same tiles in narrower forms.
  *
  * Accumulation is float32, in blocks of KC = 64 terms added into C (two-level summation: the
  * rounding error grows with sqrt(KC) + sqrt(K / KC) rather than sqrt(K)). No FMA (plain wasm SIMD
