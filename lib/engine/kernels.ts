@@ -6,9 +6,11 @@
  * with slow generic code; `installFastKernels()` swaps them, on the 'cpu' backend only, for flat
  * Float32Array loops (FAST_KERNEL_NAMES):
  *
- *  - Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter (NHWC, dilation 1): register-tiled loops over
- *    contiguous runs (details at each kernel). Agree with the originals to float32 rounding (relative
- *    error ~1e-7; tested < 1e-5): they accumulate in float64 where the originals round differently.
+ *  - Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter (NHWC, dilation 1): on the wasm SIMD kernels
+ *    (wasm-conv.ts: im2col + float32 matrix products) where they load, else register-tiled JS loops
+ *    over contiguous runs (details at each kernel, float64 accumulation; DLG_WASM=0 selects these).
+ *    Both agree with the originals to float32 rounding (relative error ~1e-7 in JS, ~1e-6 in wasm;
+ *    tested < 1e-5).
  *  - Add, Sub, Multiply, RealDiv, SquaredDifference: the original indexes every element through
  *    indexToLoc/locToIndex as soon as one side is broadcast (7 ms for tf.sum's gradient, [1,1] x
  *    [768,100]); here the broadcast is collapsed into runs with side strides 0 or 1.
@@ -28,6 +30,7 @@
  */
 import type { KernelConfig, KernelFunc, TensorInfo, NamedAttrMap } from '@tensorflow/tfjs';
 import { tf } from './backend';
+import { conv2dWasm, conv2dBackpropFilterWasm, conv2dBackpropInputWasm } from './wasm-conv';
 
 type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
 type Shape4 = [number, number, number, number];
@@ -245,7 +248,7 @@ function fastConv2D(args: KernelArgs): TensorInfo | TensorInfo[] {
     attrs.dilations as number | [number, number],
   );
   if (!handled(info)) return callOriginal('Conv2D', args);
-  return backend.makeTensorInfo(info.outShape, 'float32', conv2dForward(xv, wv, info));
+  return backend.makeTensorInfo(info.outShape, 'float32', conv2dWasm(xv, wv, info) ?? conv2dForward(xv, wv, info));
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -389,7 +392,7 @@ function fastConv2DBackpropFilter(args: KernelArgs): TensorInfo | TensorInfo[] {
   }
   const info = convInfoOf(x.shape as Shape4, attrs.filterShape as unknown as Shape4, attrs, 1);
   if (!handled(info)) return callOriginal('Conv2DBackpropFilter', args);
-  return backend.makeTensorInfo(info.filterShape, 'float32', conv2dBackpropFilter(xv, dyv, info));
+  return backend.makeTensorInfo(info.filterShape, 'float32', conv2dBackpropFilterWasm(xv, dyv, info) ?? conv2dBackpropFilter(xv, dyv, info));
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -497,7 +500,7 @@ function fastConv2DBackpropInput(args: KernelArgs): TensorInfo | TensorInfo[] {
   }
   const info = convInfoOf(attrs.inputShape as unknown as Shape4, filter.shape as Shape4, attrs, 1);
   if (!handled(info)) return callOriginal('Conv2DBackpropInput', args);
-  return backend.makeTensorInfo(info.inShape, 'float32', conv2dBackpropInput(dyv, wv, info));
+  return backend.makeTensorInfo(info.inShape, 'float32', conv2dBackpropInputWasm(dyv, wv, info) ?? conv2dBackpropInput(dyv, wv, info));
 }
 
 // ------------------------------------------------------------------------------------------------

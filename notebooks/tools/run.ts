@@ -189,7 +189,9 @@ export function staleBuild(root: string): string | null {
   for (const dir of ['lib', path.join('notebooks', 'tools')]) {
     for (const f of listFiles(path.join(root, dir), (r) => r.endsWith('.ts') && !r.endsWith('.d.ts'))) {
       const src = path.join(dir, f);
-      sources.push({ src, out: path.join('dist', dir, f.replace(/\.ts$/, '.js')), mtime: fs.statSync(path.join(root, src)).mtimeMs });
+      // AssemblyScript sources compile into one module (lib/engine/assembly/build.js), not one .js each
+      const out = src.startsWith(path.join('lib', 'engine', 'assembly') + path.sep) ? path.join('dist', 'lib', 'engine', 'kernels.wasm') : path.join('dist', dir, f.replace(/\.ts$/, '.js'));
+      sources.push({ src, out, mtime: fs.statSync(path.join(root, src)).mtimeMs });
     }
   }
   const missing = sources.find((s) => !fs.existsSync(path.join(root, s.out)));

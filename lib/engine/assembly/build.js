@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+/**
+ * Compiles the WebAssembly SIMD kernels (the AssemblyScript sources beside this file) into
+ * dist/lib/engine/kernels.wasm with `asc` (devDependency assemblyscript): every npm script runs it
+ * after lib/cli/build.js. Only when a source here (or package-lock.json) is newer than the module,
+ * or the module is missing; silent otherwise. The output is the same bytes on every machine.
+ *
+ *   node lib/engine/assembly/build.js           build if needed
+ *   node lib/engine/assembly/build.js --force   build anyway
+ */
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { spawnSync } = require('child_process');
+
+const root = path.resolve(__dirname, '../../..');
+const out = path.join(root, 'dist', 'lib', 'engine', 'kernels.wasm');
+const sources = fs.readdirSync(__dirname).filter((f) => f.endsWith('.ts')).map((f) => path.join(__dirname, f));
+const inputs = [...sources, path.join(root, 'package-lock.json'), __filename];
+
+const mtime = (p) => {
+  try { return fs.statSync(p).mtimeMs; } catch { return 0; }
+};
+const built = mtime(out);
+if (!process.argv.includes('--force') && built > 0 && inputs.every((p) => mtime(p) <= built)) process.exit(0);
+const started = Date.now();
+process.stderr.write('build: compiling the wasm kernels (lib/engine/assembly/) into dist/lib/engine/kernels.wasm... ');
+const asc = require.resolve('assemblyscript/bin/asc.js', { paths: [root] });
+fs.mkdirSync(path.dirname(out), { recursive: true });
+const r = spawnSync(process.execPath, [asc, path.join(__dirname, 'index.ts'), '--outFile', out, '-O3', '--runtime', 'stub', '--noAssert', '--enable', 'simd'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+if (r.status !== 0) {
+  process.stderr.write('failed\n');
+  process.stdout.write(r.stdout || '');
+  process.stderr.write(r.stderr || '');
+  process.exit(r.status ?? 1);
+}
+process.stderr.write(`done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);

@@ -1,0 +1,24 @@
+/** The public types of the fused DLG objective (fused.ts), apart so that its evaluators can use them without an import circle. */
+
+/** Which convolution kernels evaluate the objective (see fused.ts). */
+export type FusedKernels = 'auto' | 'wasm' | 'js';
+
+export interface FusedObjectiveOptions {
+  /** Number of samples behind the shared gradient. */
+  batchSize: number;
+  /** 'joint': x = [images, label logits] (DLG); 'fixed': x = images, the target is given (iDLG). */
+  label: 'joint' | 'fixed';
+  /** The fixed target, [batchSize, classes] flat (one-hot or soft rows); required with label 'fixed'. */
+  target?: ArrayLike<number>;
+  /** 'auto' (default): wasm SIMD where it loads, else JS; 'wasm': wasm or a clear error; 'js': the JS kernels. */
+  kernels?: FusedKernels;
+}
+
+export interface FusedObjective {
+  /** Length of x and grad: batch*h*w*c image values (NHWC), then batch*classes label logits if joint. */
+  readonly size: number;
+  /** The kernels this objective runs on. */
+  readonly kernels: 'wasm' | 'js';
+  /** D(x) = sum_i ||dL/dW_i - g_i||^2; writes dD/dx into grad (overwritten). Reuses its buffers. */
+  evaluate(x: Float64Array, grad: Float64Array): number;
+}

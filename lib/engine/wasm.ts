@@ -1,0 +1,160 @@
+/**
+ * The WebAssembly SIMD kernels (AssemblyScript sources in lib/engine/assembly/, compiled by
+ * `npm run build` into dist/lib/engine/kernels.wasm): loading, one instance per thread, and the
+ * linear memory its callers lay their buffers out in.
+ *
+ * One instance per thread (module-level state: each worker thread of lib/experiments/parallel.ts
+ * compiles and instantiates its own), one workspace per instance. A caller claims the workspace for
+ * itself (`claim(owner, bytes)`) before each use and learns whether the data it left there is still
+ * intact: it is unless another owner used the workspace since, or the memory had to grow. The memory
+ * never shrinks; it grows to the largest claim of the thread (a few MB for LeNet up to 64x64, batch 8)
+ * and stays flat after that, however many objectives are built.
+ *
+ * DLG_WASM=0 disables the wasm kernels (the JS kernels run instead, for comparisons). A missing or
+ * stale kernels.wasm (built with `tsc` alone, or by an older version) is reported by `wasmStatus()`.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+// The parts of the WebAssembly JS API used here (tsconfig's lib has no DOM; Node has the global).
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+};
+
+/** The module's exports (see lib/engine/assembly/index.ts). Pointers are byte offsets. */
+export interface WasmExports {
+  memory: WasmMemory;
+  ABI_VERSION: { value: unknown };
+  LOSS_RECORD_LENGTH: { value: unknown };
+  heapBase(): number;
+  gemm(a: number, sai: number, sak: number, b: number, ldb: number, c: number, ldc: number, M: number, N: number, K: number, accumulate: number): void;
+  gemmNT(a: number, lda: number, b: number, ldb: number, c: number, ldc: number, M: number, N: number, K: number, accumulate: number): void;
+  im2col(x: number, geometry: number, col: number): void;
+  col2im(col: number, geometry: number, dx: number): void;
+  transpose(src: number, rows: number, cols: number, dst: number): void;
+  biasActivate(a: number, bias: number, P: number, C: number, act: number): void;
+  activationGrad(dz: number, da: number, a: number, n: number, act: number): void;
+  addActivationGrad(adjZ: number, abar: number, a: number, n: number, act: number): void;
+  secondOrder(act: number, a: number, da: number, adjDz: number, gbarB: number, P: number, C: number, adjDa: number, adjZ: number): void;
+  squaredDistance(g: number, s: number, gbar: number, n: number): number;
+  biasDistance(dz: number, P: number, C: number, s: number, gbar: number): number;
+  toFloat32(x64: number, n: number, x32: number): void;
+  toFloat64(x32: number, n: number, x64: number): void;
+  lossForward(record: number): number;
+  lossAdjoint(record: number): void;
+}
+
+/** The ABI this JS side was written for (ABI_VERSION of lib/engine/assembly/index.ts). */
+export const WASM_ABI_VERSION = 2;
+
+/** Where `npm run build` puts the module: beside this file in dist/. */
+export const WASM_FILE = path.join(__dirname, 'kernels.wasm');
+
+export interface WasmRuntime {
+  readonly exports: WasmExports;
+  /**
+   * Make the workspace [base, base + bytes) available to `owner` (memory grown as needed) and
+   * return base and whether everything `owner` wrote there at its last claim is still there.
+   */
+  claim(owner: object, bytes: number): { base: number; intact: boolean };
+  /** Views of the whole memory (new ones after the memory grew; do not keep them across claims). */
+  f32(): Float32Array;
+  f64(): Float64Array;
+  i32(): Int32Array;
+}
+
+const PAGE = 65536;
+
+/** Compile and instantiate the module in `file`; throws one clear line if that is not possible. */
+export function loadWasm(file: string = WASM_FILE): WasmRuntime {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch {
+    throw new Error(`wasm kernels: ${file} not found (build with \`npm run build\`, which compiles lib/engine/assembly/)`);
+  }
+  let api: WasmExports;
+  try {
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+    api = instance.exports as unknown as WasmExports;
+  } catch (e) {
+    throw new Error(`wasm kernels: ${file} does not load here (${(e as Error).message.split('\n')[0]}); WebAssembly SIMD needs Node 16.4 or newer`);
+  }
+  const version = Number(api.ABI_VERSION?.value);
+  if (version !== WASM_ABI_VERSION || typeof api.gemm !== 'function') {
+    throw new Error(`wasm kernels: ${file} is stale (ABI ${version}, expected ${WASM_ABI_VERSION}): rebuild with \`npm run build\``);
+  }
+  return runtimeOf(api);
+}
+
+function runtimeOf(api: WasmExports): WasmRuntime {
+  const memory = api.memory;
+  const base = (api.heapBase() + 63) & ~63;
+  let owner: object | null = null;
+  let buffer: ArrayBuffer | null = null;
+  let views = { f32: new Float32Array(0), f64: new Float64Array(0), i32: new Int32Array(0) };
+  const fresh = () => {
+    const now = memory.buffer;
+    if (now !== buffer) {
+      buffer = now;
+      views = { f32: new Float32Array(now), f64: new Float64Array(now), i32: new Int32Array(now) };
+    }
+    return views;
+  };
+  return {
+    exports: api,
+    claim(who: object, bytes: number) {
+      const intact = owner === who; // every owner lays out from the same base; growing keeps the contents
+      const need = base + bytes;
+      if (need > memory.buffer.byteLength) {
+        try {
+          memory.grow(Math.ceil((need - memory.buffer.byteLength) / PAGE));
+        } catch {
+          throw new Error(`wasm kernels: cannot grow the wasm memory to ${(need / 2 ** 20).toFixed(0)} MB (at most 4096)`);
+        }
+      }
+      owner = who;
+      return { base, intact };
+    },
+    f32: () => fresh().f32,
+    f64: () => fresh().f64,
+    i32: () => fresh().i32,
+  };
+}
+
+let loaded: { runtime: WasmRuntime | null; reason: string } | null = null;
+
+function load(): { runtime: WasmRuntime | null; reason: string } {
+  if (loaded === null) {
+    if (process.env.DLG_WASM === '0') loaded = { runtime: null, reason: 'disabled by DLG_WASM=0' };
+    else {
+      try {
+        loaded = { runtime: loadWasm(), reason: '' };
+      } catch (e) {
+        loaded = { runtime: null, reason: (e as Error).message };
+      }
+    }
+  }
+  return loaded;
+}
+
+/** This thread's wasm kernels, or null when they are disabled or do not load (see wasmStatus()). */
+export function wasmRuntime(): WasmRuntime | null {
+  return load().runtime;
+}
+
+/** Bytes of this thread's wasm memory (0 without the wasm kernels): grows to the largest claim, never shrinks. */
+export function wasmMemoryBytes(): number {
+  return load().runtime?.exports.memory.buffer.byteLength ?? 0;
+}
+
+/** Whether this thread has the wasm kernels, and if not, why (one line). */
+export function wasmStatus(): { available: boolean; reason: string } {
+  const l = load();
+  return { available: l.runtime !== null, reason: l.reason };
+}

@@ -1,0 +1,63 @@
+/**
+ * Scaling of a small attack sweep over worker threads (lib/experiments/parallel.ts): the same jobs
+ * (DLG on the natural photos at 32x32, LeNet, the fused objective on whatever kernels load) with 1
+ * worker (in this thread) and with W workers, alternated `repeats` times; prints the wall time of
+ * each run and its process CPU time (all threads), the median speedup and whether the results are
+ * identical (they must be: results do not depend on the worker count). On a machine shared with other
+ * work the wall-clock speedup says little; CPU time with W workers close to CPU time with 1 means the
+ * workers do not slow each other down (no shared state: each thread has its own tfjs and wasm memory).
+ *
+ *   node dist/test/bench/parallel.js [--workers 2] [--jobs 8] [--iterations 150] [--repeats 2]
+ */
+import * as os from 'os';
+import * as path from 'path';
+import { runParallel } from '../../lib/experiments/parallel';
+import type { AttackImageJob, AttackImageResult } from '../../lib/experiments/attack-image';
+import { loadImage } from '../../lib/data/image';
+import { engineInfo } from '../../lib/engine';
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
+}
+
+async function main(): Promise<void> {
+  const workers = Number(arg('--workers', '2'));
+  const nJobs = Number(arg('--jobs', '8'));
+  const iterations = Number(arg('--iterations', '150'));
+  const repeats = Number(arg('--repeats', '2'));
+  const names = ['astronaut', 'chelsea', 'coffee', 'hubble', 'rocket'];
+  const jobs: AttackImageJob[] = Array.from({ length: nJobs }, (_, i) => {
+    const name = names[i % names.length];
+    const image = loadImage(path.join(__dirname, '../../../datasets/natural', `${name}.png`), { size: 32, channels: 3 });
+    return { name, image, label: (7 * i) % 100, numClasses: 100, seed: 1 + i, iterations };
+  });
+  const task = path.join(__dirname, '../../lib/experiments/attack-image.js');
+  console.log(`${nJobs} DLG jobs (32x32 photos, ${iterations} iterations at most); ${engineInfo()}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
+  const times: Record<number, number[]> = { 1: [], [workers]: [] };
+  const cpu: Record<number, number[]> = { 1: [], [workers]: [] };
+  let reference: string | null = null;
+  let identical = true;
+  for (let r = 0; r < repeats; r++) {
+    for (const w of [1, workers]) {
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      const results = await runParallel<AttackImageJob, AttackImageResult>(task, jobs, { workers: w });
+      const s = (performance.now() - t0) / 1000;
+      const c = process.cpuUsage(c0);
+      times[w].push(s);
+      cpu[w].push((c.user + c.system) / 1e6);
+      const key = JSON.stringify(results.map((x) => [x.mse, x.evals, x.losses]));
+      if (reference === null) reference = key;
+      else if (key !== reference) identical = false;
+      console.log(`round ${r + 1}, ${w} worker(s): ${s.toFixed(2)} s wall, ${cpu[w][r].toFixed(2)} s CPU (${results.reduce((a, x) => a + x.evals, 0)} evaluations)`);
+    }
+  }
+  const median = (v: number[]) => {
+    const t = [...v].sort((a, b) => a - b);
+    return t.length % 2 ? t[t.length >> 1] : (t[t.length / 2 - 1] + t[t.length / 2]) / 2;
+  };
+  console.log(`speedup with ${workers} workers: ${(median(times[1]) / median(times[workers])).toFixed(2)}x (median ${median(times[1]).toFixed(2)} s vs ${median(times[workers]).toFixed(2)} s wall); CPU time ${workers} workers / 1: ${(median(cpu[workers]) / median(cpu[1])).toFixed(2)}; results identical across worker counts: ${identical}`);
+}
+
+void main();
