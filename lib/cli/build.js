@@ -2,7 +2,8 @@
 /**
  * The build every `npm run` command starts with: compiles the TypeScript (lib/, test/, notebooks/tools/)
  * into dist/ only when a source changed since the last build, and says so; silent when nothing changed.
- * tsc itself runs incrementally (dist/.tsbuildinfo). Exit status: tsc's.
+ * tsc itself runs incrementally (dist/.tsbuildinfo). Then the WebAssembly kernels
+ * (lib/engine/assembly/build.js, likewise only when their sources changed). Exit status: the first failure's.
  *
  *   node lib/cli/build.js           build if needed
  *   node lib/cli/build.js --force   build anyway
@@ -36,11 +37,20 @@ function scan(since) {
   return { newest, changed };
 }
 
+/** The wasm kernels' own incremental build; exits with its status when it fails. */
+function buildWasm() {
+  const w = spawnSync(process.execPath, [path.join(root, 'lib/engine/assembly/build.js'), ...(force ? ['--force'] : [])], { cwd: root, stdio: 'inherit' });
+  if (w.status !== 0) process.exit(w.status ?? 1);
+}
+
 const force = process.argv.includes('--force');
 let built = 0;
 try { built = fs.statSync(stamp).mtimeMs; } catch { /* never built */ }
 const { changed } = scan(built);
-if (!force && built > 0 && changed === 0) process.exit(0);
+if (!force && built > 0 && changed === 0) {
+  buildWasm();
+  process.exit(0);
+}
 const started = Date.now();
 process.stderr.write(`build: compiling TypeScript into dist/ (${built === 0 ? 'first build' : force ? 'forced' : `${changed} source file${changed === 1 ? '' : 's'} changed`})... `);
 const tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
@@ -54,3 +64,4 @@ if (r.status !== 0) {
 fs.mkdirSync(path.dirname(stamp), { recursive: true });
 fs.writeFileSync(stamp, new Date().toISOString() + '\n');
 process.stderr.write(`done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+buildWasm();

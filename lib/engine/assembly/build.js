@@ -25,7 +25,13 @@ const built = mtime(out);
 if (!process.argv.includes('--force') && built > 0 && inputs.every((p) => mtime(p) <= built)) process.exit(0);
 const started = Date.now();
 process.stderr.write('build: compiling the wasm kernels (lib/engine/assembly/) into dist/lib/engine/kernels.wasm... ');
-const asc = require.resolve('assemblyscript/bin/asc.js', { paths: [root] });
+let asc;
+try {
+  asc = require.resolve('assemblyscript/bin/asc.js', { paths: [root] });
+} catch {
+  process.stderr.write('failed: the AssemblyScript compiler is not installed; run `npm ci` first\n');
+  process.exit(2);
+}
 fs.mkdirSync(path.dirname(out), { recursive: true });
 const r = spawnSync(process.execPath, [asc, path.join(__dirname, 'index.ts'), '--outFile', out, '-O3', '--runtime', 'stub', '--noAssert', '--enable', 'simd'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
 if (r.status !== 0) {
