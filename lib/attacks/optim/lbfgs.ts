@@ -90,10 +90,24 @@ export interface Lbfgs {
 // matters when NaN shows up; maxAbs propagates NaN like torch's `.abs().max()`.
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Dot product, summed in four interleaved partial sums (lanes i mod 4) added at the end: four
+ * independent chains of additions instead of one, so the CPU pipelines them (about 3x faster on the
+ * vectors of an attack). Like torch's MKL ddot it sums in another order than a plain loop; the golden
+ * tests bound the resulting rounding differences (test/lbfgs.test.ts).
+ */
 function dot(a: Float64Array, b: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
+  const n = a.length;
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += a[i] * b[i];
+    s1 += a[i + 1] * b[i + 1];
+    s2 += a[i + 2] * b[i + 2];
+    s3 += a[i + 3] * b[i + 3];
+  }
+  for (; i < n; i++) s0 += a[i] * b[i];
+  return (s0 + s1) + (s2 + s3);
 }
 
 /** y += alpha * x (torch `y.add_(x, alpha=alpha)`). */
@@ -103,13 +117,29 @@ function axpy(alpha: number, x: Float64Array, y: Float64Array): void {
 
 /** y += alpha * x, then return dot(z, y): one pass, the same results as axpy then dot. */
 function axpyDot(alpha: number, x: Float64Array, y: Float64Array, z: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < y.length; i++) {
+  const n = y.length;
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v0 = y[i] + alpha * x[i];
+    const v1 = y[i + 1] + alpha * x[i + 1];
+    const v2 = y[i + 2] + alpha * x[i + 2];
+    const v3 = y[i + 3] + alpha * x[i + 3];
+    y[i] = v0;
+    y[i + 1] = v1;
+    y[i + 2] = v2;
+    y[i + 3] = v3;
+    s0 += z[i] * v0;
+    s1 += z[i + 1] * v1;
+    s2 += z[i + 2] * v2;
+    s3 += z[i + 3] * v3;
+  }
+  for (; i < n; i++) {
     const v = y[i] + alpha * x[i];
     y[i] = v;
-    s += z[i] * v;
+    s0 += z[i] * v;
   }
-  return s;
+  return (s0 + s1) + (s2 + s3);
 }
 
 /** max_i |scale * a[i]|, NaN if any entry is NaN (torch `a.mul(scale).abs().max()`). */
