@@ -49,6 +49,19 @@ export function resultsDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(root, 'notebooks', 'results');
 }
 
+/**
+ * Save a figure (a PNG of an image, e.g. a labelled progress grid) as results/NAME.png beside the
+ * notebook, where README shows it; written, moved and checked like the tables. Returns the path.
+ */
+export function saveFigure(name: string, png: Uint8Array, opts: Pick<SaveResultsOptions, 'dir'> = {}): string {
+  if (!NAME.test(name)) throw new Error(`saveFigure: name ${JSON.stringify(name)} must be lower-case letters, digits, '.', '_' or '-' (it names the file)`);
+  const dir = opts.dir ?? resultsDir();
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}.png`);
+  fs.writeFileSync(file, png);
+  return file;
+}
+
 /** Checks rows and returns the Results object a file holds (no writing). */
 export function makeResults(name: string, rows: ResultRow[], opts: Omit<SaveResultsOptions, 'dir'> = {}): Results {
   if (!NAME.test(name)) throw new Error(`saveResults: name ${JSON.stringify(name)} must be lower-case letters, digits, '.', '_' or '-' (it names the file)`);

@@ -26,7 +26,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { firstLine, joinText, Notebook, NotebookCell, NotebookError, NotebookOutput, readNotebook, sortKeys } from './notebook';
-import { provenanceOf } from './provenance';
+import { provenanceOf, RESULT_FILE } from './provenance';
 
 /** Output lines that carry machine facts or progress: not compared. */
 export const IGNORED_LINE = /^\s*(machine|progress):/;
@@ -403,6 +403,11 @@ function readJson(file: string): unknown {
 /** Compares two results files. */
 export function compareResultsFiles(fileA: string, fileB: string, name: string): PairReport {
   if (!fs.existsSync(fileB)) return { name, identical: false, count: 1, lines: [`  only in A: ${fileB} does not exist`] };
+  if (!fileA.endsWith('.json')) {
+    // a figure (PNG): the same bytes or not
+    const [a, b] = [fs.readFileSync(fileA), fs.readFileSync(fileB)];
+    return a.equals(b) ? { name, identical: true, count: 0, lines: [] } : { name, identical: false, count: 1, lines: [`  figure differs: ${a.length} vs ${b.length} bytes`] };
+  }
   const d = compareResults(readJson(fileA), readJson(fileB), fileA, fileB);
   const shown = d.length > 10 ? [...d.slice(0, 10), `... ${d.length - 10} more`] : d;
   return { name, identical: d.length === 0, count: d.length, lines: shown.map((l) => `  ${l}`) };
@@ -425,7 +430,7 @@ export function compareFolders(dirA: string, dirB: string): PairReport[] {
   }
   const ra = path.join(dirA, 'results');
   if (fs.existsSync(ra)) {
-    for (const f of fs.readdirSync(ra).filter((x) => x.endsWith('.json')).sort()) {
+    for (const f of fs.readdirSync(ra).filter((x) => RESULT_FILE.test(x)).sort()) {
       reports.push(compareResultsFiles(path.join(ra, f), path.join(dirB, 'results', f), `results/${f}`));
     }
   }

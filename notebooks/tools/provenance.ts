@@ -29,6 +29,9 @@ import { joinText, Notebook, NotebookOutput, readNotebook, sortKeys } from './no
 
 export const PROVENANCE_VERSION = 1;
 
+/** The files a notebook writes beside itself in results/: tables (JSON) and figures (PNG) for README. */
+export const RESULT_FILE = /\.(json|png)$/;
+
 export type Mode = 'full' | 'quick';
 
 /** What a notebook's freshness can fail on. */
@@ -338,7 +341,7 @@ export function orphanResults(dir: string, statuses: NotebookStatus[]): string[]
   const claimed = new Set<string>();
   for (const s of statuses) for (const rel of Object.keys(s.provenance?.results ?? {})) claimed.add(path.resolve(path.dirname(s.file), rel));
   const rdir = path.join(dir, 'results');
-  return listFiles(rdir, (f) => f.endsWith('.json'))
+  return listFiles(rdir, (f) => RESULT_FILE.test(f))
     .map((f) => path.join(rdir, f))
     .filter((f) => !claimed.has(path.resolve(f)))
     .map((f) => path.relative(dir, f).split(path.sep).join('/'));

@@ -49,7 +49,7 @@ import { compareNotebooks, compareResultsFiles, Difference, formatDifferences } 
 import { CheckMode, modesFor, readConf } from './conf';
 import { aptInstall, checkJupyter, JUPYTER_DEBS, jupyterPathEnv, KERNEL_NAME, repoRoot, writeKernelSpec } from './jupyter';
 import { readNotebook, writeNotebook } from './notebook';
-import { gitCommit, listFiles, provenanceOf, runFacts, sha256, stamp, TreeState, treeState } from './provenance';
+import { gitCommit, listFiles, provenanceOf, RESULT_FILE, runFacts, sha256, stamp, TreeState, treeState } from './provenance';
 
 // Kept exported from here for callers of the runner's API (test/notebooks.test.ts and others).
 export { checkJupyter, findJupyter, INSTALL_HINT, JUPYTER_DEBS, KERNEL_NAME, kernelDir, repoRoot, writeKernelSpec } from './jupyter';
@@ -344,7 +344,7 @@ export async function runNotebook(nb: string, mode: 'full' | 'quick', ctx: RunCo
  * provenance and writes the executed notebook to its destination. Returns error lines ([] on success).
  */
 function finish(nb: string, executed: string, dest: string, stagedResults: string, mode: 'full' | 'quick', seconds: number, ctx: RunContext): string[] {
-  const staged = listFiles(stagedResults, (f) => f.endsWith('.json'));
+  const staged = listFiles(stagedResults, (f) => RESULT_FILE.test(f));
   for (const f of staged) {
     const owner = ctx.resultsOwners.get(f);
     if (owner && owner !== path.basename(nb)) return [`results/${f} was written by ${owner} too in this run: each results file belongs to one notebook`];
