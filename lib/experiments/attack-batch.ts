@@ -40,6 +40,8 @@ export interface AttackBatchResult {
   seed: number;
   /** L-BFGS line search of the run. */
   lineSearch: 'none' | 'strong_wolfe';
+  /** [height, width, channels] of the images. */
+  imageShape: [number, number, number];
   /** Per true image, after matching. */
   mse: number[];
   maxMse: number;
@@ -96,6 +98,7 @@ export function run(job: AttackBatchJob): AttackBatchResult {
     label: job.label,
     seed: job.seed,
     lineSearch: job.lbfgs?.lineSearch ?? 'strong_wolfe',
+    imageShape: [job.images[0].height, job.images[0].width, job.images[0].channels],
     mse: s.perImage.map((p) => p.mse),
     maxMse: s.maxMse,
     recovered: s.recovered,
