@@ -12,6 +12,7 @@ import { ADVANCE, CHARACTERS, GLYPH_HEIGHT, GLYPH_WIDTH, checkText, glyph, textH
 import { canvas, drawText } from '../lib/report/raster';
 import { evenlySpaced, progressGrid, tileGrid } from '../lib/report/grid';
 import { gallery } from '../lib/report/gallery';
+import { progressRow } from '../lib/report/progress-row';
 
 /** A w x w image whose pixel values are distinct, never pure black or white. */
 function pattern(w: number, seed: number, channels = 3): Img {
@@ -193,6 +194,19 @@ describe('labelled grids', () => {
       assert.throws(() => progressGrid([]), /progressGrid: no rows/);
       assert.throws(() => progressGrid({ frames: [], iterations: [] }), /row 0 has no frames/);
       assert.throws(() => progressGrid({ frames, iterations: [0, 10] }), /row 0 has 3 frames and 2 iterations/);
+    });
+  });
+
+  describe('progressRow', () => {
+    it('takes one sample of every snapshot, clipped to [0, 1], with its iteration', () => {
+      // a batch of 2 images of 2x2x1; sample 1 holds values -1, 0.25, 0.5, 2
+      const snap = (iteration: number, k: number) => ({ iteration, data: Float32Array.from([0, 0, 0, 0, -k, 0.25, 0.5, 2 * k]) });
+      const row = progressRow({ snapshots: [snap(0, 1), snap(10, 1)], shape: [2, 2, 2, 1] }, { index: 1, label: 'image 2' });
+      assert.deepEqual(row.iterations, [0, 10]);
+      assert.deepEqual(Array.from(row.frames[1].data), [0, 0.25, 0.5, 1]);
+      assert.deepEqual([row.frames[0].height, row.frames[0].width, row.frames[0].channels], [2, 2, 1]);
+      assert.equal(row.label, 'image 2');
+      assert.throws(() => progressRow({ snapshots: [], shape: [2, 2, 2, 1] }, { index: 2 }), /index must be a sample of the batch, 0..1, got 2/);
     });
   });
 

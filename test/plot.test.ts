@@ -273,6 +273,32 @@ describe('SVG figures (renderSvg)', () => {
     });
   });
 
+  it("still draws the option shapes today's notebooks pass", () => {
+    const its = Array.from({ length: 31 }, (_, i) => 10 * i);
+    const curve = its.map((i) => Math.exp(-i / 50));
+    const calls: [Plot[], FigureLayout][] = [
+      // 01: distance and MSE on a log y axis
+      [[{ x: its, y: curve, name: 'gradient distance D' }, { x: its, y: curve.map((v) => v / 3), name: 'MSE vs truth', mode: 'lines+markers' }],
+        { title: 'DLG on one 32x32 photo', xaxis: { title: 'L-BFGS iteration' }, yaxis: { title: 'value (log scale)', type: 'log' } }],
+      // 03: log x from iteration 0 (dropped), dotted round-robin curves
+      [[{ x: its, y: curve, mode: 'lines', name: 'batch 2, joint', line: { dash: 'solid' } }, { x: its, y: curve, mode: 'lines', name: 'batch 2, round-robin', line: { dash: 'dot' } }],
+        { title: 'Largest per-image MSE after matching vs iteration (seed 1)', xaxis: { title: 'iteration (L-BFGS step)', type: 'log' }, yaxis: { title: 'max MSE (log scale)', type: 'log' } }],
+      // 04: own colours, 560 x 380
+      [['none', 'gaussian:1e-4', 'gaussian:1e-1'].map((n, k) => ({ x: its, y: curve.map((v) => v + k), name: n, line: { color: ['#000000', '#9ecae1', '#08306b'][k] } })),
+        { width: 560, height: 380, title: 'Gaussian noise: gradient distance', xaxis: { title: 'L-BFGS iteration' }, yaxis: { title: 'distance to the shared gradient', type: 'log' } }],
+      // 06: accuracy per epoch, linear axes, 8 traces
+      [Array.from({ length: 8 }, (_, k) => ({ x: [1, 2, 3], y: [0.1, 0.5 + k / 20, 0.6 + k / 20], name: `laplacian:1e-${k}`, mode: 'lines+markers' })),
+        { title: 'Held-out accuracy while training on defended gradients (mean of 3 seed(s))', xaxis: { title: 'epoch' }, yaxis: { title: 'held-out accuracy' } }],
+    ];
+    for (const [traces, layout] of calls) {
+      const root = parseSvg(renderSvg(traces, layout));
+      assert.equal(select(root, 'g', 'trace').length, traces.length);
+      const p = plotArea(root), l = legendBox(root);
+      assert.ok(!overlaps(p, l));
+      assert.ok(l.y + l.h <= num(root, 'height') && l.x + l.w <= num(root, 'width'), JSON.stringify(l));
+    }
+  });
+
   it('writes well-formed SVG for every kind of figure, escaping names', () => {
     const svg = renderSvg([{ y: [1, 2], name: 'a < b & "c"' }, { y: [2, 1], name: 'd' }], { title: 'x > y' });
     const root = parseSvg(svg);

@@ -216,14 +216,6 @@ export function drawPanel(spec: PanelSpec, box: Box, fonts: Fonts, where: string
     out.push(`<line class="grid" x1="${n2(plot.x)}" x2="${n2(plot.x + plot.w)}" y1="${n2(py(t.pos))}" y2="${n2(py(t.pos))}" stroke="${INK.grid}"/>`);
   }
 
-  // Reference lines, under the data.
-  for (const { r, u } of refY) {
-    out.push(`<line class="refline" data-y="${r.y}" x1="${n2(plot.x)}" x2="${n2(plot.x + plot.w)}" y1="${n2(py(u))}" y2="${n2(py(u))}" ${strokeAttrs(r.color, r.width, r.dash)} clip-path="url(#${clip})"/>`);
-  }
-  for (const { r, u } of refX) {
-    out.push(`<line class="refline" data-x="${r.x}" x1="${n2(px(u))}" x2="${n2(px(u))}" y1="${n2(plot.y)}" y2="${n2(plot.y + plot.h)}" ${strokeAttrs(r.color, r.width, r.dash)} clip-path="url(#${clip})"/>`);
-  }
-
   // Data, trace by trace in order.
   const base = yKind === 'log' ? axes.y.lo : Math.min(Math.max(0, axes.y.lo), axes.y.hi);
   series.forEach((s, k) => {
@@ -266,6 +258,14 @@ export function drawPanel(spec: PanelSpec, box: Box, fonts: Fonts, where: string
     }
     out.push('</g>');
   });
+
+  // Reference lines, over the data (a threshold stays visible over bars).
+  for (const { r, u } of refY) {
+    out.push(`<line class="refline" data-y="${r.y}" x1="${n2(plot.x)}" x2="${n2(plot.x + plot.w)}" y1="${n2(py(u))}" y2="${n2(py(u))}" ${strokeAttrs(r.color, r.width, r.dash)} clip-path="url(#${clip})"/>`);
+  }
+  for (const { r, u } of refX) {
+    out.push(`<line class="refline" data-x="${r.x}" x1="${n2(px(u))}" x2="${n2(px(u))}" y1="${n2(plot.y)}" y2="${n2(plot.y + plot.h)}" ${strokeAttrs(r.color, r.width, r.dash)} clip-path="url(#${clip})"/>`);
+  }
 
   // Frame, ticks and their labels.
   out.push(`<rect class="plot-area" x="${n2(plot.x)}" y="${n2(plot.y)}" width="${n2(plot.w)}" height="${n2(plot.h)}" fill="none" stroke="${INK.frame}"/>`);

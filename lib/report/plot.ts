@@ -18,9 +18,10 @@
  * 'lines'), bar traces (grouped or overlaid, on category or numeric x), error bars (error_y of type
  * 'data'), linear, log and category axes (see axis.ts for ticks), axis and figure titles,
  * reference lines with labels, and a legend outside the plot area: right of it, or below it when
- * it would take more than 38% of the width or when `legend: { orientation: 'h' }`. Colours,
- * dashes and markers come from style.ts. Any other option is an error (plot-spec.ts), and values a
- * log axis cannot show (<= 0) are dropped as panel.ts describes.
+ * it would take more than 38% of the width or be taller than the plot, or when
+ * `legend: { orientation: 'h' }`. Colours, dashes and markers come from style.ts. Any other
+ * option is an error (plot-spec.ts), and values a log axis cannot show (<= 0) are dropped as
+ * panel.ts describes.
  *
  * Structure of the SVG, for tests and post-processing: the plot area is `<rect class="plot-area">`,
  * tick labels are `<text class="xtick">` / `<text class="ytick">`, each trace is a
@@ -105,7 +106,8 @@ function drawFigure(panels: PanelSpec[], fig: FigureSpec, width: number, height:
   let legend: ReturnType<typeof legendLayout> | undefined;
   if (showLegend && entries.length > 0) {
     const right = legendLayout(entries, F, 'right', 0);
-    placement = fig.legend ?? (right.w + 14 + pad <= 0.38 * width ? 'right' : 'below');
+    const titleGuess = fig.title ? wrapWords(fig.title, titleSize, width - 2 * pad).length * Math.round(titleSize * 1.25) + 6 : 0;
+    placement = fig.legend ?? (right.w + 14 + pad <= 0.38 * width && right.h <= height - titleGuess - 2 * F ? 'right' : 'below');
     legend = placement === 'right' ? right : legendLayout(entries, F, 'below', width - 2 * pad);
   }
   const titleLines = fig.title ? wrapWords(fig.title, titleSize, width - 2 * pad) : [];
