@@ -267,8 +267,8 @@ describe('SVG figures (renderSvg)', () => {
     });
 
     it('refuses figure options in a panel and panel options on the figure', () => {
-      assert.throws(() => renderPanels([{ traces: [{ y: [1, 2] }], layout: { width: 3 } as never }]), /panel 0 layout: option 'width' is not supported/);
-      assert.throws(() => renderPanels([{ traces: [{ y: [1, 2] }] }], { xaxis: { type: 'log' } }), /layout: option 'xaxis' is not supported/);
+      assert.throws(() => renderPanels([{ traces: [{ y: [1, 2] }], layout: { width: 3 } as never }]), /^Error: renderPanels: panel 0 layout: option 'width' is not supported/);
+      assert.throws(() => renderPanels([{ traces: [{ y: [1, 2] }] }], { xaxis: { type: 'log' } }), /^Error: renderPanels: layout: option 'xaxis' is not supported/);
       assert.throws(() => renderPanels([]), /renderPanels: no panels/);
     });
   });

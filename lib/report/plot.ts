@@ -165,6 +165,15 @@ export function renderSvg(traces: Plot[], layout: FigureLayout = {}): string {
  * reference lines.
  */
 export function renderPanels(panels: Panel[], layout: Layout = {}): string {
+  try {
+    return panelsSvg(panels, layout);
+  } catch (e) {
+    // The checks are shared with renderSvg: name the function the caller called.
+    throw new Error((e as Error).message.replace(/^renderSvg: /, 'renderPanels: '));
+  }
+}
+
+function panelsSvg(panels: Panel[], layout: Layout): string {
   if (!Array.isArray(panels) || panels.length === 0) throw new Error('renderPanels: no panels');
   const fig = figureSpec(layout, 'layout', true);
   const specs = panels.map((p, i) => {

@@ -28,6 +28,7 @@ import { DEFAULT_DLG, BATCH_TOLERANCES, RECOVERED_MSE } from '../../lib/config';
 import { imageAt, clip01, score, mseCurve, batchImages } from '../../lib/analysis/score';
 import { matchImages } from '../../lib/analysis/match';
 import { progressGrid } from '../../lib/report/grid';
+import { progressRow } from '../../lib/report/progress-row';
 import { gallery } from '../../lib/report/gallery';
 import { renderPanels, renderSvg } from '../../lib/report/plot';
 import type { Plot } from '../../lib/report/plot';
@@ -60,8 +61,6 @@ function main(): void {
   const iterations = quick ? 40 : 300;
   fs.mkdirSync(out, { recursive: true });
   const truth = photo('astronaut');
-  const frames = (r: DlgResult) => r.snapshots.map((s) => clip01(imageAt(s.data, r.shape, 0)));
-  const its = (r: DlgResult) => r.snapshots.map((s) => s.iteration);
 
   const runs = DEFENSES.map(([spec, name]) => {
     const t0 = Date.now();
@@ -72,9 +71,10 @@ function main(): void {
   });
   const plain = runs[0].result;
 
-  savePng(progressGrid({ frames: frames(plain), iterations: its(plain), truth }), path.join(out, 'progress.png'));
-  const every30 = plain.snapshots.map((s, k) => ({ s, k })).filter(({ s }) => s.iteration % 30 === 0 || s === plain.snapshots[plain.snapshots.length - 1]);
-  savePng(progressGrid({ frames: every30.map(({ k }) => frames(plain)[k]), iterations: every30.map(({ s }) => s.iteration), truth }, { cols: 11 }), path.join(out, 'progress-every-30.png'));
+  savePng(progressGrid(progressRow(plain, { truth })), path.join(out, 'progress.png'));
+  const last = plain.snapshots[plain.snapshots.length - 1];
+  const every30 = { ...plain, snapshots: plain.snapshots.filter((s) => s.iteration % 30 === 0 || s === last) };
+  savePng(progressGrid(progressRow(every30, { truth }), { cols: 11 }), path.join(out, 'progress-every-30.png'));
 
   const distance: Plot[] = runs.map((r) => ({ x: r.result.losses.map((_, i) => i), y: r.result.losses, name: r.name }));
   const mse: Plot[] = runs.map((r) => {
@@ -86,7 +86,7 @@ function main(): void {
     { traces: mse, layout: { title: 'MSE vs truth', xaxis: { title: 'L-BFGS iteration' }, yaxis: { type: 'log', title: 'MSE' }, refLines: [{ y: RECOVERED_MSE, label: `recovered below (MSE ${RECOVERED_MSE.toExponential(0)})` }] } },
   ], { title: 'DLG on a 32x32 photo against defended gradients' }));
 
-  savePng(progressGrid(runs.map((r) => ({ label: r.name, frames: frames(r.result), iterations: its(r.result), truth })), { maxFrames: 7 }), path.join(out, 'defenses.png'));
+  savePng(progressGrid(runs.map((r) => progressRow(r.result, { truth, label: r.name })), { maxFrames: 7 }), path.join(out, 'defenses.png'));
   savePng(gallery([
     { image: truth, caption: 'truth' },
     ...runs.map((r) => ({ image: clip01(imageAt(r.result.data, r.result.shape, 0)), caption: `${r.name}\nMSE ${r.mse.toExponential(1)}` })),
@@ -100,15 +100,9 @@ function main(): void {
   const t0 = Date.now();
   const batch = attack(truths, [7, 3], 'none', iterations);
   console.log(`batch of 2: ${batch.status} after ${batch.iterations} iterations (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
-  // Reconstructions come in any order: match each snapshot's images to the truths by MSE.
+  // Reconstructions come in any order: match the final ones to the truths by MSE.
   const order = matchImages(batchImages(batch, batch.data), truths).cols; // order[r] = truth of reconstruction r
-  const rowOf = (t: number) => order.indexOf(t);
-  savePng(progressGrid(truths.map((tr, t) => ({
-    label: `image ${t + 1}`,
-    frames: batch.snapshots.map((s) => clip01(batchImages(batch, s.data)[rowOf(t)])),
-    iterations: batch.snapshots.map((s) => s.iteration),
-    truth: tr,
-  })), { maxFrames: 8 }), path.join(out, 'batch.png'));
+  savePng(progressGrid(truths.map((t, i) => progressRow(batch, { index: order.indexOf(i), truth: t, label: `image ${i + 1}` })), { maxFrames: 8 }), path.join(out, 'batch.png'));
 
   const summary = {
     iterations,
