@@ -49,8 +49,9 @@ describe('SVG figures (renderSvg)', () => {
     });
 
     it('labels every other decade when they would crowd, and 2x / 5x within a narrow range', () => {
-      const wide = parseSvg(renderSvg([{ y: [1e-12, 1] }], { height: 240, yaxis: { type: 'log', range: [-12, 0] } }));
-      assert.deepEqual(labels(wide, 'ytick'), ['1e-12', '1e-10', '1e-8', '1e-6', '1e-4', '0.01', '1']);
+      const wide = parseSvg(renderSvg([{ y: [1e-11, 1] }], { height: 240, yaxis: { type: 'log', range: [-11, 0] } }));
+      assert.deepEqual(labels(wide, 'ytick'), ['1e-10', '1e-8', '1e-6', '1e-4', '0.01', '1']);
+      assert.equal(select(wide, 'line', 'ytick-mark').length, 12); // the other decades as minor ticks
       const narrow = parseSvg(renderSvg([{ y: [0.15, 0.6] }], { yaxis: { type: 'log', range: [Math.log10(0.15), Math.log10(0.6)] } }));
       assert.deepEqual(labels(narrow, 'ytick'), ['0.2', '0.5']);
     });
@@ -239,6 +240,7 @@ describe('SVG figures (renderSvg)', () => {
         [[{ x: ['a', 'b'], y: [1, 2] }], { xaxis: { type: 'log' } }, /x values are text; use xaxis: \{ type: 'category' \}/],
         [t, { yaxis: { type: 'category' } }, /category' is supported on the x axis only/],
         [t, { legend: { x: 1.1 } }, /legend: option 'x' is not supported/],
+        [[{ x: [new Date(0), new Date(1)], y: [1, 2] }], {}, /dates are not supported/],
       ];
       for (const [traces, layout, re] of bad) assert.throws(() => renderSvg(traces, layout), re);
       // hover settings only matter interactively: accepted

@@ -6,9 +6,10 @@
  * (a log axis from 1e-6 to 1 has range [-6, 0]).
  *
  * Ticks: linear axes get "nice" steps (1, 2 or 5 times a power of ten); log axes get decades
- * labelled 1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 1, 10, 100, 1000, 1e4 (every k-th decade when they
- * would crowd, with unlabelled minor ticks at 2..9 when a decade has room), or the 2x and 5x
- * multiples too when the range spans less than two decades.
+ * labelled 1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 1, 10, 100, 1000, 1e4 (when they would crowd,
+ * only the decades that are multiples of k, the others as minor ticks; when a decade has room,
+ * unlabelled minor ticks at 2..9 times it), or the 2x and 5x multiples too when the range spans
+ * less than two decades.
  */
 
 export type AxisKind = 'linear' | 'log' | 'category';
@@ -87,10 +88,13 @@ export function logTicks(lo: number, hi: number, pxPerDecade: number, minGap: nu
     const a = 10 ** lo, b = 10 ** hi;
     return linearTicks(a, b, 4).filter((t) => t.pos > 0).map((t) => ({ pos: Math.log10(t.pos), label: t.label }));
   }
+  // Every stride-th decade is labelled (multiples of the stride, so 1 = 10^0 is among them); the
+  // decades between get minor ticks.
   const stride = Math.max(1, Math.ceil(minGap / pxPerDecade));
   const ticks: Tick[] = [];
   for (let k = first; k <= last; k++) {
-    if ((k - first) % stride === 0) ticks.push({ pos: k, label: formatDecade(k) });
+    if (((k % stride) + stride) % stride === 0) ticks.push({ pos: k, label: formatDecade(k) });
+    else ticks.push({ pos: k, label: '', minor: true });
   }
   if (stride === 1 && pxPerDecade >= 24) {
     for (let k = Math.floor(lo); k <= Math.ceil(hi); k++) {

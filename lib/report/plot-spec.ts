@@ -203,7 +203,10 @@ function seriesOf(t: Plot, i: number): Series {
   if (t.x === undefined) x = y.map((_, j) => j);
   else {
     if (!Array.isArray(t.x) && !ArrayBuffer.isView(t.x)) fail(where, 'x must be an array');
-    x = Array.from(t.x as ArrayLike<unknown>, (v) => (typeof v === 'string' ? v : v === null || v === undefined ? NaN : Number(v)));
+    x = Array.from(t.x as ArrayLike<unknown>, (v) => {
+      if (v instanceof Date) return fail(where, 'dates are not supported on the x axis (give numbers or category names)');
+      return typeof v === 'string' ? v : v === null || v === undefined ? NaN : Number(v);
+    });
   }
   if (x.length !== y.length) fail(where, `x has ${x.length} values and y has ${y.length}`);
 

@@ -138,7 +138,7 @@ function drawFigure(panels: PanelSpec[], fig: FigureSpec, width: number, height:
     entries.forEach((e, i) => {
       const [dx, dy] = legend!.at[i];
       out.push(swatch(e, lx + dx, ly + dy));
-      out.push(`<text x="${n2(lx + dx + SWATCH + 6)}" y="${n2(ly + dy + F * 0.35)}">${esc(e.name)}</text>`);
+      out.push(`<text class="legend-label" x="${n2(lx + dx + SWATCH + 6)}" y="${n2(ly + dy + F * 0.35)}">${esc(e.name)}</text>`);
     });
     out.push('</g>');
   }
