@@ -4,7 +4,7 @@
  * log axis gets, and that options the renderer does not draw are refused.
  */
 import { strict as assert } from 'assert';
-import { renderSvg, renderPanels, PALETTE, seriesStyle } from '../lib/report/plot';
+import { renderSvg, renderPanels, PALETTE, seriesStyle, RECOVERED_LINE } from '../lib/report/plot';
 import type { Plot, FigureLayout } from '../lib/report/plot';
 import { parseSvg, select, rectOf, num, pathPoints } from './helpers/svg';
 import type { SvgNode } from './helpers/svg';
@@ -169,6 +169,12 @@ describe('SVG figures (renderSvg)', () => {
       const [text] = select(root, 'text', 'refline-label');
       assert.equal(text.text, label);
       assert.ok(num(text, 'y') < y && num(text, 'y') > y - 10);
+    });
+
+    it('has the recovery threshold ready as RECOVERED_LINE', () => {
+      assert.deepEqual(RECOVERED_LINE, { y: 1e-3, label: 'recovered below (MSE 1e-3)' });
+      const root = parseSvg(renderSvg([{ y: [1, 0.1] }], { yaxis: { type: 'log' }, refLines: [RECOVERED_LINE] }));
+      assert.equal(select(root, 'line', 'refline')[0].attrs['data-y'], '0.001');
     });
 
     it('draws a vertical line, and the axis range grows to show a line beyond the data', () => {

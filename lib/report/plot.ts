@@ -35,10 +35,14 @@ import { figureSpec, panelSpec } from './plot-spec';
 import type { Box, Fonts } from './panel';
 import { drawPanel, markerSvg, n2, strokeAttrs } from './panel';
 import { FIGURE, INK } from './style';
+import { RECOVERED_MSE } from '../config';
 import { esc, svgTextWidth, wrapWords } from './svg-text';
 
 export type { Plot, Layout, FigureLayout, RefLine };
 export { PALETTE, DASHES, MARKERS, FONT, FIGURE, seriesStyle } from './style';
+
+/** The recovery threshold as a reference line: `refLines: [RECOVERED_LINE]` on an MSE axis. */
+export const RECOVERED_LINE: RefLine = Object.freeze({ y: RECOVERED_MSE, label: `recovered below (MSE ${RECOVERED_MSE.toExponential(0)})` });
 
 /** The layout of one panel of `renderPanels`: its title, axes, bars and reference lines. */
 export type PanelLayout = Pick<FigureLayout, 'title' | 'xaxis' | 'yaxis' | 'barmode' | 'bargap' | 'refLines'>;
