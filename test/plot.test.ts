@@ -307,6 +307,13 @@ describe('SVG figures (renderSvg)', () => {
     }
   });
 
+  it('draws a series of 150000 points (no Math.min(...xs) stack overflow)', () => {
+    const y = Float32Array.from({ length: 150000 }, (_, i) => Math.exp(-i / 30000));
+    const svg = renderSvg([{ y }], { yaxis: { type: 'log' } });
+    const d = /<path d="([^"]*)"/.exec(svg)![1];
+    assert.equal((d.match(/[ML]/g) ?? []).length, 150000);
+  });
+
   it('writes well-formed SVG for every kind of figure, escaping names', () => {
     const svg = renderSvg([{ y: [1, 2], name: 'a < b & "c"' }, { y: [2, 1], name: 'd' }], { title: 'x > y' });
     const root = parseSvg(svg);

@@ -9,7 +9,7 @@
  * `data-dropped` attribute. Lines are clipped to the plot area; markers outside it are not drawn.
  */
 import type { AxisKind, Tick } from './axis';
-import { autoRange, formatLinear, linearTicks, logTicks, niceStep } from './axis';
+import { autoRange, formatDecade, formatLinear, linearTicks, logTicks, niceStep } from './axis';
 import type { AxisSpec, PanelSpec, Series } from './plot-spec';
 import type { MarkerSymbol } from './style';
 import { INK, dashArray } from './style';
@@ -65,13 +65,14 @@ export function strokeAttrs(color: string, width: number, dash: Parameters<typeo
   return `stroke="${color}" stroke-width="${n2(width)}"${d ? ` stroke-dasharray="${d}"` : ''}`;
 }
 
-/** One axis as drawn: kind, range in axis units, ticks, categories. */
-interface Axis {
-  kind: AxisKind;
-  lo: number;
-  hi: number;
-  ticks: Tick[];
-  categories: string[];
+/** [min, max] of many numbers (Math.min(...xs) overflows the stack for long series). */
+function extent(values: number[]): [number, number] {
+  let lo = Infinity, hi = -Infinity;
+  for (const v of values) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return [lo, hi];
 }
 
 /** Value -> axis units, or NaN when the axis cannot show it. */
@@ -118,7 +119,7 @@ export function drawPanel(spec: PanelSpec, box: Box, fonts: Fonts, where: string
   const barWidth = spec.barmode === 'group' && bars.length > 0 ? slot / bars.length : slot;
   const barOffset = (s: Series) => (spec.barmode === 'group' ? -slot / 2 + barWidth * (bars.indexOf(s) + 0.5) : 0);
 
-  // Points in axis units; NaN marks a dropped point.
+  // Points in axis units; null marks a dropped point.
   const pts = series.map((s) => s.x.map((xv, i) => {
     const x = toUnits(xv, xa), y = toUnits(s.y[i], ya);
     return Number.isFinite(x) && Number.isFinite(y) ? { x: s.bar ? x + barOffset(s) : x, y, i } : null;
@@ -151,13 +152,14 @@ export function drawPanel(spec: PanelSpec, box: Box, fonts: Fonts, where: string
   });
   const barsOnLinearY = bars.length > 0 && yKind === 'linear';
   if (barsOnLinearY) ys.push(0);
-  let [x0, x1] = spec.x.range ?? (xKind === 'category' ? [-0.5, categories.length - 0.5] : autoRange(Math.min(...xs), Math.max(...xs), xKind));
-  let [y0, y1] = spec.y.range ?? autoRange(Math.min(...ys), Math.max(...ys), yKind);
+  const [xMin, xMax] = extent(xs), [yMin, yMax] = extent(ys);
+  let [x0, x1] = spec.x.range ?? (xKind === 'category' ? [-0.5, categories.length - 0.5] : autoRange(xMin, xMax, xKind));
+  let [y0, y1] = spec.y.range ?? autoRange(yMin, yMax, yKind);
   if (!spec.y.range && barsOnLinearY) {
-    if (Math.min(...ys) >= 0) y0 = 0;
-    if (Math.max(...ys) <= 0) y1 = 0;
+    if (yMin >= 0) y0 = 0;
+    if (yMax <= 0) y1 = 0;
   }
-  if (!spec.x.range && bars.length && xKind === 'linear') [x0, x1] = [Math.min(...xs) - unit * spec.bargap / 2, Math.max(...xs) + unit * spec.bargap / 2];
+  if (!spec.x.range && bars.length && xKind === 'linear') [x0, x1] = [xMin - unit * spec.bargap / 2, xMax + unit * spec.bargap / 2];
 
   // Margins: bottom and top from the fonts, left from the y tick labels, right fixed.
   const tickLen = 5;
@@ -188,21 +190,17 @@ export function drawPanel(spec: PanelSpec, box: Box, fonts: Fonts, where: string
   if (explicitX) xTicks = explicitX;
   else if (xKind === 'category') xTicks = categories.map((c, i) => ({ pos: i, label: c }));
   else if (xKind === 'log') {
-    const widest = Math.max(...[Math.ceil(x0), Math.floor(x1)].map((k) => svgTextWidth(k >= -2 && k <= 3 ? String(10 ** k) : `1e${k}`, F)));
+    const widest = Math.max(...[Math.ceil(x0), Math.floor(x1)].map((k) => svgTextWidth(formatDecade(k), F)));
     xTicks = logTicks(x0, x1, plotW / (x1 - x0), widest + 14);
   } else {
     const guess = Math.max(...[x0, x1].map((v) => svgTextWidth(formatLinear(v, niceStep(x1 - x0, 5)), F)));
     xTicks = linearTicks(x0, x1, Math.max(2, Math.floor(plotW / Math.max(64, guess + 24))));
   }
   const plot: Box = { x: box.x + left, y: box.y + top, w: plotW, h: plotH };
-  const axes: { x: Axis; y: Axis } = {
-    x: { kind: xKind, lo: x0, hi: x1, ticks: xTicks, categories },
-    y: { kind: yKind, lo: y0, hi: y1, ticks: yTicks, categories: [] },
-  };
-  const px = (u: number) => plot.x + ((u - axes.x.lo) / (axes.x.hi - axes.x.lo)) * plot.w;
-  const py = (u: number) => plot.y + plot.h - ((u - axes.y.lo) / (axes.y.hi - axes.y.lo)) * plot.h;
-  const inX = (u: number) => u >= axes.x.lo - 1e-9 && u <= axes.x.hi + 1e-9;
-  const inY = (u: number) => u >= axes.y.lo - 1e-9 && u <= axes.y.hi + 1e-9;
+  const px = (u: number) => plot.x + ((u - x0) / (x1 - x0)) * plot.w;
+  const py = (u: number) => plot.y + plot.h - ((u - y0) / (y1 - y0)) * plot.h;
+  const inX = (u: number) => u >= x0 - 1e-9 && u <= x1 + 1e-9;
+  const inY = (u: number) => u >= y0 - 1e-9 && u <= y1 + 1e-9;
 
   const out: string[] = [];
   const clip = `clip-${n2(plot.x)}-${n2(plot.y)}-${n2(plot.w)}-${n2(plot.h)}`.replace(/\./g, '_');
@@ -217,7 +215,7 @@ export function drawPanel(spec: PanelSpec, box: Box, fonts: Fonts, where: string
   }
 
   // Data, trace by trace in order.
-  const base = yKind === 'log' ? axes.y.lo : Math.min(Math.max(0, axes.y.lo), axes.y.hi);
+  const base = yKind === 'log' ? y0 : Math.min(Math.max(0, y0), y1);
   series.forEach((s, k) => {
     const p = pts[k];
     const dropped = p.filter((q) => q === null).length;
@@ -236,7 +234,7 @@ export function drawPanel(spec: PanelSpec, box: Box, fonts: Fonts, where: string
         if (!q || !inX(q.x)) continue;
         const v = s.y[q.i];
         const hi = toUnits(v + (s.errorPlus[q.i] || 0), ya), loRaw = toUnits(v - (s.errorMinus[q.i] || 0), ya);
-        const lo = Number.isFinite(loRaw) ? loRaw : axes.y.lo; // below zero on a log axis: to the bottom edge
+        const lo = Number.isFinite(loRaw) ? loRaw : y0; // below zero on a log axis: to the bottom edge
         if (!Number.isFinite(hi)) continue;
         const x = n2(px(q.x));
         segs.push(`M${x},${n2(py(lo))}V${n2(py(hi))}M${n2(px(q.x) - cap)},${n2(py(hi))}h${n2(2 * cap)}`);
