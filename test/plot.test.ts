@@ -232,6 +232,17 @@ describe('SVG figures (renderSvg)', () => {
       assert.equal(select(root, 'path', 'errorbars').length, 1);
     });
 
+    it('wraps category labels wider than their slot, or turns them when a word alone is too wide', () => {
+      const cats = ['none', 'prune 10%', 'prune 50%', 'gaussian 1e-2', 'laplacian 1e-1'];
+      const root = parseSvg(renderSvg([{ type: 'bar', x: cats, y: [1, 2, 3, 4, 5] }]));
+      const ticks = select(root, 'text', 'xtick');
+      assert.deepEqual(ticks.map((t) => t.attrs['data-label'] ?? t.text), cats);
+      assert.deepEqual(select(ticks[3], 'tspan').map((t) => t.text), ['gaussian', '1e-2']);
+      assert.ok(ticks.every((t) => !t.attrs.transform));
+      const turned = parseSvg(renderSvg([{ type: 'bar', x: ['a-very-long-defense-name', 'b'], y: [1, 2] }], { width: 300 }));
+      assert.match(select(turned, 'text', 'xtick')[0].attrs.transform, /^rotate\(-35 /);
+    });
+
     it('refuses what it cannot draw instead of ignoring it', () => {
       const t: Plot[] = [{ y: [1, 2] }];
       const bad: [Plot[], FigureLayout, RegExp][] = [

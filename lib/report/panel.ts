@@ -13,7 +13,7 @@ import { autoRange, formatDecade, formatLinear, linearTicks, logTicks, niceStep 
 import type { AxisSpec, PanelSpec, Series } from './plot-spec';
 import type { MarkerSymbol } from './style';
 import { INK, dashArray } from './style';
-import { esc, svgTextWidth } from './svg-text';
+import { esc, svgTextWidth, wrapWords } from './svg-text';
 
 /** A rectangle in SVG pixels. */
 export interface Box { x: number; y: number; w: number; h: number }
@@ -167,14 +167,21 @@ export function drawPanel(spec: PanelSpec, box: Box, fonts: Fonts, where: string
   const top = titleBlock + Math.round(F * 0.7);
   const right = Math.round(F * 1.4);
   let bottom = tickLen + 5 + F + (spec.x.title ? 8 + fonts.axisTitle : 0) + 4;
-  // Category labels that do not fit their slot are turned by 35 degrees (needs a taller bottom margin).
+  // Category labels wider than their slot are wrapped at spaces onto up to 3 lines, or, when a
+  // word alone is too wide, turned by 35 degrees (both need a taller bottom margin).
   let turn = false;
+  let wrapped: string[][] | undefined;
   if (xKind === 'category' && !spec.x.tickvals) {
-    const slotPx = (box.w - 70 - right) / Math.max(1, x1 - x0);
-    const widest = Math.max(...categories.map((c) => svgTextWidth(c, F)));
-    if (widest > slotPx - 6) {
-      turn = true;
-      bottom += Math.round(widest * Math.sin((35 * Math.PI) / 180));
+    const room = (box.w - 70 - right) / Math.max(1, x1 - x0) - 6;
+    if (Math.max(...categories.map((c) => svgTextWidth(c, F))) > room) {
+      const lines = categories.map((c) => wrapWords(c, F, room));
+      if (lines.every((l) => l.length <= 3 && l.every((w) => svgTextWidth(w, F) <= room))) {
+        wrapped = lines;
+        bottom += (Math.max(...lines.map((l) => l.length)) - 1) * Math.round(F * 1.15);
+      } else {
+        turn = true;
+        bottom += Math.round(Math.max(...categories.map((c) => svgTextWidth(c, F))) * Math.sin((35 * Math.PI) / 180));
+      }
     }
   }
   const plotH = box.h - top - bottom;
@@ -274,7 +281,11 @@ export function drawPanel(spec: PanelSpec, box: Box, fonts: Fonts, where: string
     out.push(`<line class="xtick-mark" x1="${x}" x2="${x}" y1="${n2(yb)}" y2="${n2(yb + len)}" stroke="${INK.frame}"/>`);
     if (t.minor) continue;
     const ty = yb + tickLen + 4 + F * 0.8;
-    if (turn) out.push(`<text class="xtick" x="${x}" y="${n2(ty)}" text-anchor="end" transform="rotate(-35 ${x} ${n2(ty)})">${esc(t.label)}</text>`);
+    const lines = wrapped?.[t.pos];
+    if (lines && lines.length > 1) {
+      const spans = lines.map((l, k) => `<tspan x="${x}" dy="${k ? Math.round(F * 1.15) : 0}">${esc(l)}</tspan>`).join('');
+      out.push(`<text class="xtick" data-label="${esc(t.label)}" x="${x}" y="${n2(ty)}" text-anchor="middle">${spans}</text>`);
+    } else if (turn) out.push(`<text class="xtick" x="${x}" y="${n2(ty)}" text-anchor="end" transform="rotate(-35 ${x} ${n2(ty)})">${esc(t.label)}</text>`);
     else out.push(`<text class="xtick" x="${x}" y="${n2(ty)}" text-anchor="middle">${esc(t.label)}</text>`);
   }
   for (const t of yTicks) {

@@ -5,14 +5,14 @@
  *   node dist/test/examples/figures.js [--quick] [OUT]      (OUT defaults to out/figures)
  *
  * Runs DLG (DEFAULT_DLG, LeNet, seed 1) on datasets/natural/astronaut.png, label 7, without a
- * defense and against three defenses, and on a batch of two photos; writes
+ * defense and against three defenses, and on the first 4 Fashion-MNIST images as one batch; writes
  *   progress.png          the dummy every 10 iterations, captioned, a gap, then the truth
  *   progress-every-30.png the same, one row of at most 11 frames (the README's hero image)
  *   curves.svg            gradient distance | MSE vs iteration (panels), the recovery threshold drawn
  *   defenses.png          one row per defense, its iterations under each tile, the truth last
  *   gallery.png           the truth and each defense's final reconstruction with its MSE
  *   mse-bars.svg          final MSE per defense, a bar chart on a log axis with the threshold
- *   batch.png             a batch of two: one row per image
+ *   batch.png             a batch of 4 Fashion-MNIST images: one row per image
  *   summary.json          the numbers shown in the figures
  * --quick: 40 iterations per run (a smoke test of the plumbing; the pictures stay noise).
  * About 5 minutes on one core for the full version; nothing runs in parallel.
@@ -27,6 +27,7 @@ import type { DlgResult } from '../../lib/attacks/dlg';
 import { DEFAULT_DLG, BATCH_TOLERANCES } from '../../lib/config';
 import { imageAt, clip01, score, mseCurve, batchImages } from '../../lib/analysis/score';
 import { matchImages } from '../../lib/analysis/match';
+import { loadDataset } from '../../lib/data';
 import { progressGrid } from '../../lib/report/grid';
 import { progressRow } from '../../lib/report/progress-row';
 import { gallery } from '../../lib/report/gallery';
@@ -47,7 +48,8 @@ function attack(images: Img[], labels: number[], defense: string, iterations: nu
       ...DEFAULT_DLG,
       iterations,
       seed: 1,
-      ...(batch ? { batchSize: images.length, label: 'count' as const, lbfgs: { ...DEFAULT_DLG.lbfgs, ...BATCH_TOLERANCES } } : {}),
+      // batches: the CLI's settings (joint labels, BATCH_TOLERANCES)
+      ...(batch ? { batchSize: images.length, lbfgs: { ...DEFAULT_DLG.lbfgs, ...BATCH_TOLERANCES } } : {}),
     });
   } finally {
     disposeCase(c);
@@ -90,24 +92,27 @@ function main(): void {
   savePng(gallery([
     { image: truth, caption: 'truth' },
     ...runs.map((r) => ({ image: clip01(imageAt(r.result.data, r.result.shape, 0)), caption: `${r.name}\nMSE ${r.mse.toExponential(1)}` })),
-  ], { gapBefore: [1], title: `DLG after ${iterations} iterations` }), path.join(out, 'gallery.png'));
+  ], { gapBefore: [1], title: `DLG against defenses, at most ${iterations} iterations` }), path.join(out, 'gallery.png'));
   fs.writeFileSync(path.join(out, 'mse-bars.svg'), renderSvg(
     [{ type: 'bar', x: runs.map((r) => r.name), y: runs.map((r) => r.mse), name: 'final MSE' }],
     { title: 'Final MSE per defense', yaxis: { type: 'log', title: 'MSE vs truth' }, refLines: [RECOVERED_LINE] },
   ));
 
-  const truths = [photo('astronaut'), photo('coffee')];
+  // The README's batch example: the first 4 Fashion-MNIST images, their labels from the dataset.
+  const fashion = loadDataset('fashion-mnist', { limit: 4 });
+  const truths = fashion.images.slice(0, 4);
   const t0 = Date.now();
-  const batch = attack(truths, [7, 3], 'none', iterations);
-  console.log(`batch of 2: ${batch.status} after ${batch.iterations} iterations (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  const batch = attack(truths, fashion.labels.slice(0, 4), 'none', iterations);
+  console.log(`batch of 4: ${batch.status} after ${batch.iterations} iterations (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   // Reconstructions come in any order: match the final ones to the truths by MSE.
   const order = matchImages(batchImages(batch, batch.data), truths).cols; // order[r] = truth of reconstruction r
   savePng(progressGrid(truths.map((t, i) => progressRow(batch, { index: order.indexOf(i), truth: t, label: `image ${i + 1}` })), { maxFrames: 8 }), path.join(out, 'batch.png'));
 
+  const batchMse = matchImages(batchImages(batch, batch.data), truths).mse;
   const summary = {
     iterations,
     runs: runs.map((r) => ({ defense: r.spec, status: r.result.status, iterationsRun: r.result.iterations, mse: r.mse })),
-    batch: { status: batch.status, iterationsRun: batch.iterations },
+    batch: { status: batch.status, iterationsRun: batch.iterations, mse: batchMse },
   };
   fs.writeFileSync(path.join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   console.log(`figures written to ${out}`);
