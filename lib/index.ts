@@ -67,5 +67,8 @@ export * from './experiments';
 export * from './report/plot';
 export * from './report/table';
 export * from './report/progress';
+export * from './report/grid';
+export * from './report/gallery';
+export * from './report/progress-row';
 export * from './report/notebook';
 export * from './report/results';

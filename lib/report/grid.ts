@@ -46,7 +46,7 @@ export interface TileGridOptions {
   gap?: number;
   /** Pixels between cells; the outer margin is 2 * pad. Default 4. */
   pad?: number;
-  /** Integer size factor of the 5x9 pixel font of captions and labels. Default 2 for cells at least 64 px tall, else 1. */
+  /** Integer size factor of the 5x9 pixel font of captions and labels. Default 2 for cells at least 40 px tall, else 1. */
   textScale?: number;
   /** Integer size factor of the title's font. Default textScale + 1. */
   titleScale?: number;
@@ -95,7 +95,7 @@ export function tileGrid(rows: (Img | null | undefined)[][], opts: TileGridOptio
   const scaleOf = (im: Img) => opts.scale !== undefined ? positiveInt(opts.scale, 'scale', 1) : Math.max(1, Math.round(tileSize / Math.max(im.height, im.width)));
   const cellH = Math.max(...tiles.map((t) => t.im.height * scaleOf(t.im)));
   const tileW = Math.max(...tiles.map((t) => t.im.width * scaleOf(t.im)));
-  const ts = positiveInt(opts.textScale, 'textScale', cellH >= 64 ? 2 : 1);
+  const ts = positiveInt(opts.textScale, 'textScale', cellH >= 40 ? 2 : 1);
   const titleScale = positiveInt(opts.titleScale, 'titleScale', ts + 1);
   const background = rgb(opts.background ?? 1, 'tileGrid background');
   const textColor = rgb(opts.textColor ?? 0, 'tileGrid textColor');

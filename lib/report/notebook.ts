@@ -23,7 +23,7 @@ import { TASKS } from '../experiments';
 import type { TaskName } from '../experiments';
 import { groupBy, median, mean } from '../analysis/stats';
 import { renderSvg } from './plot';
-import type { Plot, Layout } from './plot';
+import type { Plot, FigureLayout } from './plot';
 import { dataFrame, dataFrameMarkdown } from './table';
 import type { Row } from './table';
 import { makeGrid, toPngBuffer } from '../data/image';
@@ -81,8 +81,8 @@ export const show = {
     if (d) d.png(png);
     else console.log(`[png image, ${png.length} bytes]`);
   },
-  /** A line chart (lib/report/plot.ts). */
-  plot(traces: Plot[], layout: Layout = {}): void {
+  /** A figure of traces (lib/report/plot.ts: lines, markers, bars; log axes; reference lines such as RECOVERED_LINE). */
+  plot(traces: Plot[], layout: FigureLayout = {}): void {
     show.svg(renderSvg(traces, layout));
   },
   /** One image (a photo, a reconstruction, a labelled grid or gallery from lib/report), upscaled by `scale`. */
