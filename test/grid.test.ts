@@ -146,8 +146,8 @@ describe('labelled grids', () => {
     it('wraps long runs onto lines of equal length, the truth ending the first', () => {
       const many = Array.from({ length: 11 }, (_, k) => pattern(8, k));
       const g = progressGrid({ frames: many, iterations: many.map((_, k) => 10 * k), truth: pattern(8, 99) }, { tileSize: 16, textScale: 1, gap: 10 });
-      // 8 px images x2 = 16 px tiles; captions 'it 100' (35 px + 4) widen the columns to 39 px
-      const colW = 39, rowH = 16 + 3 + 9;
+      // 8 px images x2 = 16 px tiles; captions 'it 100' (35 px + 10) widen the columns to 45 px
+      const colW = 45, rowH = 16 + 3 + 9;
       assert.equal(g.width, 8 + 7 * colW + 6 * 4 + 10 + 8);
       assert.equal(g.height, 8 + 2 * rowH + 4 + 8);
       assertTile(g, many[5], 8, 8 + 5 * (colW + 4) + Math.floor((colW - 16) / 2), 2);
@@ -242,19 +242,19 @@ describe('labelled grids', () => {
         { image: frames[2], caption: 'prune 70%\nMSE 1.2e-1' },
       ];
       const g = gallery(items, { gapBefore: [1] });
-      const colW = textWidth('MSE 3.1e-2', 2) + 8; // 126 > 96
+      const colW = textWidth('MSE 3.1e-2', 2) + 20; // 138 > 96
       const gap = Math.round(colW / 6);
       const colLeft = [8, 8 + colW + 4 + gap, 8 + 2 * (colW + 4) + gap];
       assert.equal(g.width, colLeft[2] + colW + 8);
       assert.equal(g.height, 8 + 96 + 6 + textHeight('a\nb', 2) + 8);
       items.forEach((it, j) => {
-        assertTile(g, it.image, 8, colLeft[j] + 15, 3);
+        assertTile(g, it.image, 8, colLeft[j] + 21, 3);
         const ink = inkIn(g, colLeft[j], 8 + 96, colLeft[j] + colW, g.height);
         assert.equal(ink.count, inkOf(it.caption, 2), it.caption);
       });
-      // at least 4 px without ink between the two long captions
+      // at least two spaces (2 x 12 px) without ink between the two long captions
       const a = inkIn(g, colLeft[1], 8 + 96, colLeft[1] + colW, g.height), b = inkIn(g, colLeft[2], 8 + 96, colLeft[2] + colW, g.height);
-      assert.ok(b.left - a.right - 1 >= 4, `${a.right} .. ${b.left}`);
+      assert.ok(b.left - a.right - 1 >= 24, `${a.right} .. ${b.left}`);
     });
 
     it('wraps at cols and labels rows', () => {

@@ -126,9 +126,10 @@ export function tileGrid(rows: (Img | null | undefined)[][], opts: TileGridOptio
   const captionH = captionLines ? 3 * ts + textHeight('\n'.repeat(captionLines - 1), ts) : 0;
   const labelLines = lines(columnLabels);
   const labelH = labelLines ? 3 * ts + textHeight('\n'.repeat(labelLines - 1), ts) : 0;
-  // Captions wider than the tiles widen every column, keeping 4 font pixels between neighbours.
+  // Captions wider than the tiles widen every column, keeping 10 font pixels (with pad, at least
+  // two spaces) between neighbours so that two captions never read as one.
   const widest = Math.max(words(captionTexts), words(columnLabels));
-  const colW = Math.max(tileW, widest ? widest + 4 * ts : 0);
+  const colW = Math.max(tileW, widest ? widest + 10 * ts : 0);
   const gap = opts.gap ?? Math.max(12, Math.round(colW / 6));
   if (!Number.isInteger(gap) || gap < 0) throw new Error(`tileGrid: gap must be a non-negative integer, got ${gap}`);
   const rowLabelW = rowLabels.some((l) => l) ? words(rowLabels) + 4 * ts : 0;
