@@ -222,6 +222,16 @@ describe('labelled grids', () => {
       assert.equal(inkIn(g, 0, 0, g.width, top).count, inkOf('DLG', 2));
     });
 
+    it('wraps a long title into lines of even length', () => {
+      const t = pattern(32, 1);
+      const g = tileGrid([[t, t, t]], { title: 'DLG on a photo, seed 1' }); // 3 x 96 px + 2 x 4: 296 px for the title at font x3
+      const lineH = 11 * 3;
+      const first = inkIn(g, 0, 8, g.width, 8 + lineH), second = inkIn(g, 0, 8 + lineH, g.width, 8 + 2 * lineH);
+      // greedy: 'DLG on a photo,' | 'seed 1' (15 and 6 characters); even: 'DLG on a' | 'photo, seed 1' (8 and 13)
+      assert.equal(first.count, inkOf('DLG on a', 3));
+      assert.equal(second.count, inkOf('photo, seed 1', 3));
+    });
+
     it('refuses bad input with one clear line', () => {
       const t = pattern(4, 1);
       assert.throws(() => tileGrid([]), /rows must be a non-empty array/);

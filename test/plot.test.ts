@@ -7,6 +7,7 @@ import { strict as assert } from 'assert';
 import { renderSvg, renderPanels, PALETTE, seriesStyle, RECOVERED_LINE } from '../lib/report/plot';
 import type { Plot, FigureLayout } from '../lib/report/plot';
 import { parseSvg, select, rectOf, num, pathPoints } from './helpers/svg';
+import { svgTextWidth } from '../lib/report/svg-text';
 import type { SvgNode } from './helpers/svg';
 
 type Rect = { x: number; y: number; w: number; h: number };
@@ -144,6 +145,13 @@ describe('SVG figures (renderSvg)', () => {
       assert.ok(lines.length >= 2, String(lines));
       assert.equal(lines.join(' '), title);
       assert.ok(num(select(root, 'text', 'title')[lines.length - 1], 'y') < p.y);
+    });
+
+    it('breaks a title into lines of even length', () => {
+      const lines = labels(parseSvg(renderSvg(traces, { title: 'Largest per-image MSE after matching vs iteration (seed 1)' })), 'title');
+      assert.equal(lines.length, 2);
+      const [a, b] = lines.map((l) => svgTextWidth(l, 17));
+      assert.ok(Math.abs(a - b) < 0.25 * Math.max(a, b), `${lines.join(' | ')}: ${a} vs ${b}`);
     });
 
     it('defaults to 480 x 320 and honours width, height and font size', () => {

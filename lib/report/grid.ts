@@ -62,16 +62,26 @@ function positiveInt(v: number | undefined, name: string, fallback: number): num
   return v;
 }
 
-/** Wrap `text` at spaces into lines of at most `width` pixels at `scale` (a longer word keeps its own line). */
+/** Wrap one line at spaces into lines of at most `width` pixels at `scale` (a longer word keeps its own line). */
+function greedy(line: string, width: number, scale: number): string[] {
+  const out: string[] = [];
+  for (const word of line.split(' ')) {
+    const last = out.length - 1;
+    if (last >= 0 && textWidth(`${out[last]} ${word}`, scale) <= width) out[last] = `${out[last]} ${word}`;
+    else out.push(word);
+  }
+  return out;
+}
+
+/** Wrap `text` to `width` pixels at `scale`, each line of it into as few lines as fit, of even length. */
 function wrap(text: string, width: number, scale: number): string {
   return textLines(text).map((line) => {
-    const out: string[] = [];
-    for (const word of line.split(' ')) {
-      const last = out.length - 1;
-      if (last >= 0 && textWidth(`${out[last]} ${word}`, scale) <= width) out[last] = `${out[last]} ${word}`;
-      else out.push(word);
+    const n = greedy(line, width, scale).length;
+    for (let w = textWidth(line, scale) / n; n > 1 && w < width; w += scale) {
+      const lines = greedy(line, w, scale);
+      if (lines.length <= n) return lines.join('\n');
     }
-    return out.join('\n');
+    return greedy(line, width, scale).join('\n');
   }).join('\n');
 }
 

@@ -36,7 +36,7 @@ import type { Box, Fonts } from './panel';
 import { drawPanel, markerSvg, n2, strokeAttrs } from './panel';
 import { FIGURE, INK } from './style';
 import { RECOVERED_MSE } from '../config';
-import { esc, svgTextWidth, wrapWords } from './svg-text';
+import { esc, svgTextWidth, wrapBalanced } from './svg-text';
 
 export type { Plot, Layout, FigureLayout, RefLine };
 export { PALETTE, DASHES, MARKERS, FONT, FIGURE, seriesStyle } from './style';
@@ -110,11 +110,11 @@ function drawFigure(panels: PanelSpec[], fig: FigureSpec, width: number, height:
   let legend: ReturnType<typeof legendLayout> | undefined;
   if (showLegend && entries.length > 0) {
     const right = legendLayout(entries, F, 'right', 0);
-    const titleGuess = fig.title ? wrapWords(fig.title, titleSize, width - 2 * pad).length * Math.round(titleSize * 1.25) + 6 : 0;
+    const titleGuess = fig.title ? wrapBalanced(fig.title, titleSize, width - 2 * pad).length * Math.round(titleSize * 1.25) + 6 : 0;
     placement = fig.legend ?? (right.w + 14 + pad <= 0.38 * width && right.h <= height - titleGuess - 2 * F ? 'right' : 'below');
     legend = placement === 'right' ? right : legendLayout(entries, F, 'below', width - 2 * pad);
   }
-  const titleLines = fig.title ? wrapWords(fig.title, titleSize, width - 2 * pad) : [];
+  const titleLines = fig.title ? wrapBalanced(fig.title, titleSize, width - 2 * pad) : [];
   const titleH = titleLines.length ? titleLines.length * Math.round(titleSize * 1.25) + 6 : 0;
   const legendRight = legend && placement === 'right' ? legend.w + 14 + pad : 0;
   const legendBelow = legend && placement === 'below' ? legend.h + 6 : 0;

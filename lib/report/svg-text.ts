@@ -38,6 +38,21 @@ export function wrapWords(text: string, size: number, width: number): string[] {
   return lines;
 }
 
+/**
+ * Like `wrapWords`, with lines of even length: the same number of lines as the greedy wrap, but the
+ * narrowest width that still gives that many ("Largest MSE vs iteration (seed 1)" breaks in the
+ * middle, not before a last "1)").
+ */
+export function wrapBalanced(text: string, size: number, width: number): string[] {
+  const greedy = wrapWords(text, size, width);
+  if (greedy.length < 2) return greedy;
+  for (let w = svgTextWidth(text, size) / greedy.length; w < width; w += 4) {
+    const lines = wrapWords(text, size, w);
+    if (lines.length <= greedy.length) return lines;
+  }
+  return greedy;
+}
+
 /** `text` escaped for SVG text content and attribute values. */
 export function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
