@@ -6,6 +6,7 @@
  *
  *   // DLG progress of one image: 'it 0', 'it 10', ... under the dummies, a gap, then 'truth'
  *   savePng(progressGrid({ frames, iterations, truth }), 'out/progress.png');
+ *   savePng(progressGrid(progressRow(result, { truth })), 'out/progress.png');   // the same, from a DlgResult (progress-row.ts)
  *   // one row per defense, iterations labelled once under the last row
  *   progressGrid(runs.map((r) => ({ label: r.defense, frames: r.frames, iterations: r.iterations, truth })));
  *   // the general form: any tiles, captions, row labels and gaps
@@ -13,7 +14,7 @@
  *
  * Layout of `tileGrid` (all in output pixels): a margin of 2*pad around everything; the title
  * (wrapped to the grid's width) at the top; row labels right-aligned in a column at the left; cells
- * of one size (the largest upscaled tile, widened to the widest caption) with pad pixels between
+ * of one size (the largest upscaled tile, or the widest caption plus 10 font pixels) with pad pixels between
  * them and `gap` more before each column listed in gapBefore; captions centred under their tile;
  * column labels once under the last row.
  */
