@@ -8,7 +8,9 @@ import type { Mode } from './flags';
 import { configFromFlags, presetOf } from './flags';
 import { prepareOutDir } from './output';
 import { jsonLine, runFields } from './report';
-import { loadImage, resize, makeGrid, toPngBuffer } from '../data/image';
+import { loadImage, resize, toPngBuffer } from '../data/image';
+import { progressGrid } from '../report/grid';
+import { gallery } from '../report/gallery';
 import type { Img } from '../data/image';
 import { loadDataset, DATASETS } from '../data';
 import type { Dataset } from '../data';
@@ -142,9 +144,13 @@ export function runImages(args: Parsed, mode: Mode): void {
       matchImages(recs, input.truths).cols.forEach((t, r) => { row[t] = clip01(recs[r]); });
       return row;
     };
-    const frames = n === 1 ? result.snapshots.map((s) => matched(s.data)[0]) : result.snapshots.slice(0, 30).flatMap((s) => matched(s.data));
-    out.write('progress.png', toPngBuffer(makeGrid([...frames, ...input.truths], { cols: n === 1 ? 10 : n, scale: 2 })));
-    out.write('reconstruction.png', toPngBuffer(n === 1 ? matched(result.data)[0] : makeGrid([...matched(result.data), ...input.truths], { cols: n, scale: 2 })));
+    // progress.png: one row per image, the dummy at every snapshot captioned with its iteration, the truth last
+    const frames = result.snapshots.map((s) => matched(s.data));
+    const iterations = result.snapshots.map((s) => s.iteration);
+    out.write('progress.png', toPngBuffer(progressGrid(input.truths.map((truth, i) => ({ frames: frames.map((f) => f[i]), iterations, truth, label: n > 1 ? `image ${i + 1}` : undefined })), { maxFrames: n > 1 ? 11 : undefined })));
+    // reconstruction.png: the final reconstruction (a batch: each beside its truth, captioned with its MSE)
+    const final = matched(result.data);
+    out.write('reconstruction.png', toPngBuffer(n === 1 ? final[0] : gallery([...final.map((image, i) => ({ image, caption: `MSE ${report.images[i].mse.toExponential(1)}` })), ...input.truths.map((image) => ({ image, caption: 'truth' }))], { cols: n })));
   }
 }
 
