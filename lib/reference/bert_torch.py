@@ -2,6 +2,7 @@
 gradient distance of lib/attacks/text.ts (textObjective), on the weights our side wrote.
 
   bench --state STATE [--threads N] [--blocks 5] [--block-seconds 0.5] [--check OUT]
+  check --state STATE --check OUT      (the value and gradient at the start only, no timing)
 
 STATE (lib/reference/text-state.ts writes it): the model's parameters in the toolkit's layout (dense
 weights [in, out], applied as x @ W + b), the client's input embeddings, masked positions and label
@@ -79,6 +80,10 @@ def main():
     b.add_argument('--blocks', type=int, default=5)
     b.add_argument('--block-seconds', type=float, default=0.5)
     b.add_argument('--check')
+    k = sub.add_parser('check')
+    k.add_argument('--state', required=True)
+    k.add_argument('--check', required=True)
+    k.add_argument('--threads', type=int, default=0)
     a = p.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
@@ -110,6 +115,8 @@ def main():
         state_io.write(a.check, {'check.distance': np.array([d0.item()], dtype=np.float32),
                                  'check.grad.embeddings': emb.grad.numpy(), 'check.grad.labels': lab.grad.numpy()},
                        {'format': 'dlg-check/1'})
+    if a.command == 'check':
+        return
     t0 = time.perf_counter()
     for _ in range(a.warmup):
         closure()

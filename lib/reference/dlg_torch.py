@@ -205,9 +205,9 @@ def attack(net, shared, start_images, start_labels, line_search, iterations):
     opt = torch.optim.LBFGS([dummy, dlabel], line_search_fn=None if line_search == 'none' else 'strong_wolfe')
     losses, evals_at_step = [], []
     for _ in range(iterations):
-        losses.append(float(opt.step(lambda: closure(opt))))
+        losses.append(opt.step(lambda: closure(opt)).detach().item())
         evals_at_step.append(counter[0])
-    losses.append(float(closure(opt)))
+    losses.append(closure(opt).detach().item())
     seconds = time.perf_counter() - t0
     return {'seconds': seconds, 'evals': counter[0], 'iterations': iterations, 'losses': losses,
             'evalsAtStep': evals_at_step, 'distance': losses[-1],
