@@ -17,13 +17,14 @@ float32 values exactly, PyTorch layout: images NCHW, conv weights OIHW, linear w
       with the loss and the evaluation count after every step so that the two implementations'
       trajectories can be compared. --check writes the objective's value and gradient at the start.
 
-  runs   --runs RUNS --out RESULTS [--states DIR] [--threads N]
+  runs   --runs RUNS --out RESULTS [--states DIR] [--threads N] [--shard K/N] [--resume]
       The released code on a list of runs (the runs of `npm run recovery-rate`, made by
       test/bench/baseline.ts): for each, `state` then a 300-step attack. RUNS (safetensors) holds
       the images (`image.<name>`, NCHW [1, 3, 32, 32]) and, in its metadata, the run list
       [{image, seed, label, lineSearch, iterations}]. RESULTS: one JSON object, rewritten after
       every run. --states DIR also writes each run's initial state (DIR/<image>-<seed>.safetensors)
-      for a same-start comparison with the toolkit.
+      for a same-start comparison with the toolkit. --shard K/N runs every N-th run (N processes
+      share the list); --resume keeps the runs RESULTS already holds.
 
 The released settings: torch.optim.LBFGS defaults (lr 1, max_iter 20, history 100, tolerance_grad
 1e-7, tolerance_change 1e-9) without line search, 300 steps, joint label (softmax of the dummy
@@ -195,21 +196,32 @@ def cmd_state(a):
 # The attack
 
 
+TRACE = 100
+
+
 def attack(net, shared, start_images, start_labels, line_search, iterations):
-    """`iterations` LBFGS steps from the given start, then one final evaluation (as the toolkit's dlg())."""
+    """`iterations` LBFGS steps from the given start, then one final evaluation (as the toolkit's dlg()).
+    Also returns the objective at each of the first TRACE evaluations (`evalLosses`)."""
     dummy = torch.from_numpy(start_images.copy()).requires_grad_(True)
     dlabel = torch.from_numpy(start_labels.copy()).requires_grad_(True)
     counter = [0]
-    closure = make_objective(net, shared, dummy, dlabel, counter)
+    objective = make_objective(net, shared, dummy, dlabel, counter)
+    trace = []
+
+    def closure():
+        d = objective(opt)
+        if len(trace) < TRACE:
+            trace.append(d.item())
+        return d
     t0 = time.perf_counter()
     opt = torch.optim.LBFGS([dummy, dlabel], line_search_fn=None if line_search == 'none' else 'strong_wolfe')
     losses, evals_at_step = [], []
     for _ in range(iterations):
-        losses.append(opt.step(lambda: closure(opt)).detach().item())
+        losses.append(opt.step(closure).detach().item())
         evals_at_step.append(counter[0])
-    losses.append(closure(opt).detach().item())
+    losses.append(objective(opt).detach().item())
     seconds = time.perf_counter() - t0
-    return {'seconds': seconds, 'evals': counter[0], 'iterations': iterations, 'losses': losses,
+    return {'seconds': seconds, 'evals': counter[0], 'iterations': iterations, 'losses': losses, 'evalLosses': trace,
             'evalsAtStep': evals_at_step, 'distance': losses[-1],
             'dummy': dummy.detach().numpy(), 'labels': dlabel.detach().numpy()}
 
@@ -248,7 +260,8 @@ def cmd_bench(a):
             seconds.append(r['seconds'])
         mse = float(((r['dummy'] - truth) ** 2).mean())
         attacks.append({'lineSearch': ls, 'secondsAll': seconds, 'evals': r['evals'], 'iterations': r['iterations'],
-                        'losses': r['losses'], 'evalsAtStep': r['evalsAtStep'], 'distance': r['distance'], 'mse': mse})
+                        'losses': r['losses'], 'evalsAtStep': r['evalsAtStep'], 'evalLosses': r['evalLosses'],
+                        'distance': r['distance'], 'mse': mse})
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     print(json.dumps({**versions(), 'msPerEvalAll': ms_all, 'evalsPerBlock': n, 'attacks': attacks, 'peakRssMB': peak}))
 
@@ -264,8 +277,17 @@ def cmd_runs(a):
     runs = json.loads(metadata['runs'])
     if a.states:
         os.makedirs(a.states, exist_ok=True)
+    shard, shards = (int(v) for v in a.shard.split('/'))
+    done = {}
+    if a.resume and os.path.exists(a.out):
+        done = {r['index']: r for r in json.load(open(a.out))['runs']}
     out = {**versions(), 'runs': []}
     for k, run in enumerate(runs):
+        if k % shards != shard:
+            continue
+        if k in done:
+            out['runs'].append(done[k])
+            continue
         images = tensors['image.' + run['image']]
         labels, seed = [run['label']], run['seed']
         net, dummy, dlabel = draw_state(images, labels, 100, seed)
@@ -276,7 +298,7 @@ def cmd_runs(a):
                            {'format': FORMAT, 'config': json.dumps(state_config(images, labels, 100, seed, {'images': [run['image']]}))})
         r = attack(net, shared, dummy.numpy(), dlabel.numpy(), run['lineSearch'], run['iterations'])
         mse = float(((r['dummy'] - images) ** 2).mean())
-        result = {**run, 'mse': mse, 'recovered': mse < 1e-3, 'recoveredLabel': int(np.argmax(r['labels'][0])),
+        result = {'index': k, **run, 'mse': mse, 'recovered': mse < 1e-3, 'recoveredLabel': int(np.argmax(r['labels'][0])),
                   'labelOk': int(np.argmax(r['labels'][0])) == run['label'], 'iterations': r['iterations'],
                   'evaluations': r['evals'], 'seconds': r['seconds'], 'distance': r['distance']}
         out['runs'].append(result)
@@ -308,6 +330,8 @@ def main():
     r.add_argument('--out', required=True)
     r.add_argument('--states', help='also write every run\'s initial state into this directory')
     r.add_argument('--threads', type=int, default=0)
+    r.add_argument('--shard', default='0/1', help='K/N: only the runs with index %% N == K (several processes)')
+    r.add_argument('--resume', action='store_true', help='keep the runs already in --out and skip them')
     a = p.parse_args()
     for ls in getattr(a, 'line_search', '').split(','):
         if ls not in ('', 'none', 'strong_wolfe'):

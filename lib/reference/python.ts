@@ -3,7 +3,7 @@
  * find a Python that has torch and numpy, run a script, parse its last stdout line as JSON.
  * PyTorch is only a reference (golden values, benchmarks); nothing in the toolkit needs it.
  */
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -46,4 +46,13 @@ export function runReference<T = unknown>(python: string, script: string, args: 
   }
   const last = r.stdout.trim().split('\n').pop();
   return last ? (JSON.parse(last) as T) : undefined;
+}
+
+/** runReference in the background: resolves when the script exits (stderr forwarded to ours), rejects on failure. */
+export function runReferenceAsync(python: string, script: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(python, [path.join(REFERENCE_DIR, script), ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${script} ${args[0] ?? ''} failed: exit code ${code}`))));
+  });
 }

@@ -30,7 +30,7 @@ import { loadImage } from '../../lib/data/image';
 import { nhwcToNchw } from '../../lib/reference/start-state';
 import { writeSafetensors, f32 } from '../../lib/reference/safetensors';
 import type { SafeTensor } from '../../lib/reference/safetensors';
-import { findPython, probePython, runReference } from '../../lib/reference/python';
+import { findPython, probePython, runReferenceAsync } from '../../lib/reference/python';
 import { recoveryRateJobs, summarize, machine, baselineMarkdown, agreement } from '../../lib/reference/baseline';
 import type { BaselineFile, BaselineRun, LineSearch } from '../../lib/reference/baseline';
 import { runParallel, progressBar } from '../../lib/experiments/parallel';
@@ -44,7 +44,9 @@ const SPEC: Record<string, FlagSpec> = {
   'line-search': { kind: 'string', help: "'none', 'strong_wolfe' or 'both'", default: 'both' },
   images: { kind: 'string', help: 'directory of the photos', default: 'datasets/natural' },
   states: { kind: 'string', help: 'directory of the runs\' PyTorch initial states', default: 'out/baseline-states' },
-  threads: { kind: 'int', help: 'torch: torch.set_num_threads (0: default, one per core)', default: 0 },
+  threads: { kind: 'int', help: 'torch: torch.set_num_threads of each process (0: default, one per core)', default: 1 },
+  processes: { kind: 'int', help: 'torch: reference processes sharing the runs (as recovery-rate\'s worker threads)', default: 2 },
+  resume: { kind: 'boolean', help: 'torch: keep the runs the raw files of an interrupted run already hold' },
   none: { kind: 'string', help: "ours: recovery-rate --out file of the run with --line-search none" },
   'strong-wolfe': { kind: 'string', help: 'ours: recovery-rate --out file of the run with strong Wolfe' },
   command: { kind: 'strings', help: 'ours: the command(s) that made the files (repeat)' },
@@ -94,22 +96,28 @@ async function torch(a: Record<string, unknown>): Promise<void> {
   const work = path.resolve('out/baseline');
   fs.mkdirSync(work, { recursive: true });
   const runsFile = path.join(work, 'runs.safetensors');
-  const raw = path.join(work, 'pytorch-raw.json');
   writeSafetensors(runsFile, { tensors, metadata: { runs: JSON.stringify(runs) } });
-  const args = ['runs', '--runs', runsFile, '--out', raw, '--states', path.resolve(a.states as string), '--threads', String(a.threads)];
+  const n = a.processes as number;
+  if (n < 1) throw new UsageError(`--processes must be >= 1, got ${n}`);
+  const raw = (k: number) => path.join(work, `pytorch-raw-${k}-of-${n}.json`);
+  const argsOf = (k: number) => ['runs', '--runs', runsFile, '--out', raw(k), '--states', path.resolve(a.states as string), '--threads', String(a.threads), '--shard', `${k}/${n}`, ...(a.resume ? ['--resume'] : [])];
   const load0 = os.loadavg()[0];
   const start = Date.now();
-  process.stderr.write(`${runs.length} runs of the PyTorch original (${python}) ...\n`);
-  runReference(python, 'dlg_torch.py', args, { echo: true });
-  const r = JSON.parse(fs.readFileSync(raw, 'utf8')) as { torch: string; python: string; numpy: string; threads: number; runs: BaselineRun[] };
-  const results: BaselineRun[] = r.runs.map((x) => ({ ...x, status: 'completed' }));
+  process.stderr.write(`${runs.length} runs of the PyTorch original (${python}), ${n} process(es) ...\n`);
+  await Promise.all(Array.from({ length: n }, (_, k) => runReferenceAsync(python as string, 'dlg_torch.py', argsOf(k))));
+  type Raw = { torch: string; python: string; numpy: string; threads: number; runs: (BaselineRun & { index: number })[] };
+  const parts = Array.from({ length: n }, (_, k) => JSON.parse(fs.readFileSync(raw(k), 'utf8')) as Raw);
+  const r = parts[0];
+  const results: BaselineRun[] = parts.flatMap((p) => p.runs).sort((x, y) => x.index - y.index).map(({ index: _, ...x }) => ({ ...x, status: 'completed' }));
+  if (results.length !== runs.length) throw new Error(`${results.length} results for ${runs.length} runs`);
+  const args = argsOf(0).map((x) => (x === '0/' + n ? `K/${n}` : x.replace('raw-0-of', 'raw-K-of')));
   write({
     implementation: 'PyTorch original (lib/reference/dlg_torch.py, the released code)',
     description: `The released code's attack (mit-han-lab/dlg main.py): LeNet, weights and biases U(-0.5, 0.5), dummy image and label logits randn (torch.manual_seed(seed)), joint label (softmax of the dummy logits), torch.optim.LBFGS defaults (lr 1, max_iter 20, history 100, tolerance_grad 1e-7, tolerance_change 1e-9), ${a.iterations} steps, every step run, without line search (the released code) and with line_search_fn='strong_wolfe'. On the runs of \`npm run recovery-rate -- --seeds ${a.seeds}\`: the photos of datasets/natural in sorted order x seeds 1..${a.seeds}, label (i*17 + seed*7) % 100, 32x32 RGB in [0, 1] with the identical float32 pixels of our loader (lib/data/image.ts loadImage, exported); recovered = MSE < 1e-3.`,
-    commands: [nodeCommand(), `${python} lib/reference/dlg_torch.py ${args.map((x) => (x.startsWith('/') ? path.relative(process.cwd(), x) : x)).join(' ')}`],
+    commands: [nodeCommand(), `${python} lib/reference/dlg_torch.py ${args.map((x) => (x.startsWith('/') ? path.relative(process.cwd(), x) : x)).join(' ')}  (K = 0..${n - 1}, in parallel)`],
     date: new Date().toISOString(),
     machine: machine(load0),
-    versions: { torch: r.torch, python: r.python, numpy: r.numpy, 'torch threads': String(r.threads) },
+    versions: { torch: r.torch, python: r.python, numpy: r.numpy, 'torch threads': `${r.threads} per process, ${n} process(es)` },
     settings: { iterations: a.iterations, seeds: a.seeds, images: path.relative(ROOT, dir), wallSeconds: (Date.now() - start) / 1000 },
     note: SEED_NOTE,
     summaries: summarize(results),

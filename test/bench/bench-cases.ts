@@ -121,6 +121,11 @@ export interface AttackRun {
   losses: number[];
   /** Cumulative evaluations after step j+1 (null where a side cannot tell: ours after step 1). */
   evalsAtStep: (number | null)[];
+  /**
+   * The objective at each of the first 100 evaluations. PyTorch: recorded in its closure; ours: the same
+   * L-BFGS (lib/attacks/optim/lbfgs.ts, what dlg() steps) on the same objective, outside dlg() (a probe).
+   */
+  evalLosses?: number[];
 }
 
 /** One process's measurements: ms per evaluation blocks, attacks, peak memory. */

@@ -29,6 +29,7 @@ import { parameterGradients } from '../../lib/models/gradients';
 import { softmax } from '../../lib/models/nn';
 import { PAPER_DLG } from '../../lib/config';
 import { createRng } from '../../lib/rng';
+import { createLbfgs } from '../../lib/attacks/optim/lbfgs';
 import { parseArgs, runMain, UsageError } from '../../lib/cli/args';
 import type { FlagSpec } from '../../lib/cli/args';
 import { stats, LINE_SEARCHES } from './bench-cases';
@@ -70,6 +71,21 @@ function timeEvaluations(evaluate: () => void, warmup: number, blocks: number, b
 function writeCheck(file: string | undefined, distance: number, grad: Float64Array): void {
   if (file === undefined) return;
   writeSafetensors(file, { tensors: { 'check.distance': { dtype: 'F64', shape: [1], data: Float64Array.of(distance) }, 'check.grad': { dtype: 'F64', shape: [grad.length], data: grad } }, metadata: { format: 'dlg-check/1', engine: engineInfo() } });
+}
+
+/** The objective at the first TRACE evaluations of the attack's L-BFGS (dlg() steps the same optimiser on the same objective). */
+const TRACE = 100;
+function probe(evaluate: (x: Float64Array) => number, grad: Float64Array, start: Float64Array, lineSearch: LineSearch, iterations: number): number[] {
+  const trace: number[] = [];
+  const opt = createLbfgs(Float64Array.from(start), { ...PAPER_DLG.lbfgs, lineSearch });
+  for (let i = 0; i < iterations && trace.length < TRACE; i++) {
+    opt.step((x) => {
+      const loss = evaluate(x);
+      if (trace.length < TRACE) trace.push(loss);
+      return { loss, grad };
+    });
+  }
+  return trace;
 }
 
 function lenetSide(args: Record<string, unknown>): SideResult & { startDistance: number } {
@@ -125,6 +141,7 @@ function lenetSide(args: Record<string, unknown>): SideResult & { startDistance:
         for (let i = 0; i < truth.length; i++) se += (res.data[i] - truth[i]) ** 2;
         run = { lineSearch, seconds: stats(seconds), evals: res.evals, iterations: res.iterations, distance: res.distance, mse: se / truth.length, losses: res.losses, evalsAtStep };
       }
+      (run as AttackRun).evalLosses = probe(evaluate, grad, st.start, lineSearch, iterations);
       attacks.push(run as AttackRun);
     }
   }

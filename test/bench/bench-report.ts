@@ -37,21 +37,20 @@ export interface BenchReport {
   cases: CaseReport[];
 }
 
-/** Steps for which both loss curves agree to 1% (relative): the shared trajectory's length. */
+/** Steps k such that the losses after 0..k steps agree to 1% (relative) on both curves (-1: not even at the start). */
 export function sameTrajectorySteps(a: number[], b: number[], tolerance = 1e-2): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
-    if (!(Math.abs(a[i] - b[i]) <= tolerance * Math.abs(b[i]))) return i;
+    if (!(Math.abs(a[i] - b[i]) <= tolerance * Math.abs(b[i]))) return i - 1;
   }
   return n - 1;
 }
 
-/** The first step after which the cumulative evaluation counts differ (null if they never do where both are known). */
-export function firstEvalDifference(a: (number | null)[], b: (number | null)[]): number | null {
-  for (let j = 0; j < Math.min(a.length, b.length); j++) {
-    if (a[j] !== null && b[j] !== null && a[j] !== b[j]) return j + 1;
-  }
-  return null;
+/** Leading evaluations at which both objective traces agree to 0.1% (relative). */
+export function sameEvaluations(a: number[], b: number[], tolerance = 1e-3): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (!(Math.abs(a[i] - b[i]) <= tolerance * Math.abs(b[i]))) return i;
+  return n;
 }
 
 const f = (v: number | undefined, d: number) => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(d));
@@ -93,28 +92,44 @@ export function benchMarkdown(r: BenchReport): string {
   }
   const attackCases = r.cases.filter((c) => c.ours.attacks.length > 0);
   if (attackCases.length) {
+    const sides = (c: CaseReport) => [{ name: 'ours', s: c.ours as SideResult }, ...threads.map((t) => ({ name: pt(t), s: byThreads(c, t) }))];
     lines.push('', `### ${r.settings.iterations}-step attack from the same start: seconds (evaluations)`, '');
-    const ah = ['case', 'line search', 'ours', ...threads.map(pt), ...(threads.length ? [`ours / ${pt(t2)}`, `ours / ${pt(t1)}`, `losses within 1% of ${pt(t2)} for steps (${pt(t1)} vs ${pt(t2)})`, `evaluations after 10 / 100 / ${r.settings.iterations} steps, ours vs ${pt(t2)}`] : []), 'final distance ours / PyTorch', 'MSE ours / PyTorch'];
+    const ah = ['case', 'line search', 'ours', ...threads.map(pt), ...(threads.length ? [`ours / ${pt(t2)}`, `ours / ${pt(t1)}`] : []), 'ms per evaluation in the attack: ours / PyTorch'];
     lines.push(`| ${ah.join(' | ')} |`, `|${ah.map(() => '---').join('|')}|`);
     for (const c of attackCases) {
       for (const ls of r.settings.lineSearches) {
         const o = attackOf(c.ours, ls);
         if (!o) continue;
         const cell = (a: AttackRun | undefined) => (a ? `${f(a.seconds.median, 1)} (${a.evals})` : '-');
-        const ref = attackOf(byThreads(c, t2), ls);
+        const per = (a: AttackRun | undefined) => (a ? f((a.seconds.median * 1000) / a.evals, 2) : '-');
         const row = [c.name, ls, cell(o), ...threads.map((t) => cell(attackOf(byThreads(c, t), ls)))];
-        if (threads.length) {
-          const at = (a: AttackRun | undefined, k: number) => (a && k - 1 < a.evalsAtStep.length ? a.evalsAtStep[Math.max(0, k - 1)] ?? '-' : '-');
-          const ks = [10, 100, r.settings.iterations];
-          row.push(
-            ratio(o.seconds.median, ref?.seconds.median),
-            ratio(o.seconds.median, attackOf(byThreads(c, t1), ls)?.seconds.median),
-            ref ? `${sameTrajectorySteps(o.losses, ref.losses)}${t1 !== t2 && attackOf(byThreads(c, t1), ls) ? ` (${sameTrajectorySteps((attackOf(byThreads(c, t1), ls) as AttackRun).losses, ref.losses)})` : ''}` : '-',
-            ks.map((k) => `${at(o, k)} vs ${at(ref, k)}`).join(' / '),
-          );
-        }
-        row.push(`${e(o.distance)} / ${e(ref?.distance)}`, `${e(o.mse)} / ${e(ref?.mse)}`);
+        if (threads.length) row.push(ratio(o.seconds.median, attackOf(byThreads(c, t2), ls)?.seconds.median), ratio(o.seconds.median, attackOf(byThreads(c, t1), ls)?.seconds.median));
+        row.push([per(o), ...threads.map((t) => per(attackOf(byThreads(c, t), ls)))].join(' / '));
         lines.push(`| ${row.join(' | ')} |`);
+      }
+    }
+    if (threads.length) {
+      lines.push('', `### How long the trajectories stay together (against ${pt(t2)}; in parentheses ${pt(t1)} against ${pt(t2)})`, '');
+      const th = ['case', 'line search', 'evaluations with the objective within 0.1%', 'steps with the loss within 1%', ...[10, 100, r.settings.iterations].map((k) => `evaluations after ${k} steps: ${sides(attackCases[0]).map((x) => x.name).join(' / ')}`), 'final distance', 'final MSE'];
+      lines.push(`| ${th.join(' | ')} |`, `|${th.map(() => '---').join('|')}|`);
+      for (const c of attackCases) {
+        for (const ls of r.settings.lineSearches) {
+          const o = attackOf(c.ours, ls);
+          const ref = attackOf(byThreads(c, t2), ls);
+          const other = t1 !== t2 ? attackOf(byThreads(c, t1), ls) : undefined;
+          if (!o || !ref) continue;
+          const both = (fn: (a: AttackRun, b: AttackRun) => number) => `${fn(o, ref)}${other ? ` (${fn(other, ref)})` : ''}`;
+          const at = (a: AttackRun | undefined, k: number) => (a && k - 1 < a.evalsAtStep.length ? a.evalsAtStep[k - 1] ?? '-' : '-');
+          const runs = sides(c).map((x) => attackOf(x.s, ls));
+          lines.push(`| ${[
+            c.name, ls,
+            both((a, b) => sameEvaluations(a.evalLosses ?? [], b.evalLosses ?? [])),
+            both((a, b) => sameTrajectorySteps(a.losses, b.losses)),
+            ...[10, 100, r.settings.iterations].map((k) => runs.map((a) => at(a, k)).join(' / ')),
+            runs.map((a) => e(a?.distance)).join(' / '),
+            runs.map((a) => e(a?.mse)).join(' / '),
+          ].join(' | ')} |`);
+        }
       }
     }
   }

@@ -131,7 +131,7 @@ interface TorchJson {
   msPerEvalAll: number[];
   evalsPerBlock: number;
   peakRssMB: number;
-  attacks: { lineSearch: LineSearch; secondsAll: number[]; evals: number; iterations: number; losses: number[]; evalsAtStep: number[]; distance: number; mse: number }[];
+  attacks: { lineSearch: LineSearch; secondsAll: number[]; evals: number; iterations: number; losses: number[]; evalsAtStep: number[]; evalLosses: number[]; distance: number; mse: number }[];
 }
 
 function torchSide(o: Options, script: string, args: string[], threads: number): SideResult {
@@ -144,7 +144,7 @@ function torchSide(o: Options, script: string, args: string[], threads: number):
     python: j.python,
     msPerEval: stats(j.msPerEvalAll),
     evalsPerBlock: j.evalsPerBlock,
-    attacks: j.attacks.map((a) => ({ lineSearch: a.lineSearch, seconds: stats(a.secondsAll), evals: a.evals, iterations: a.iterations, distance: a.distance, mse: a.mse, losses: a.losses, evalsAtStep: a.evalsAtStep })),
+    attacks: j.attacks.map((a) => ({ lineSearch: a.lineSearch, seconds: stats(a.secondsAll), evals: a.evals, iterations: a.iterations, distance: a.distance, mse: a.mse, losses: a.losses, evalsAtStep: a.evalsAtStep, evalLosses: a.evalLosses })),
     peakRssMB: j.peakRssMB,
     load: [load0, os.loadavg()[0]],
   };
