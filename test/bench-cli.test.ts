@@ -31,7 +31,7 @@ describe('npm run bench and the baseline driver (test/bench)', () => {
 
   it('runs end to end on our side alone (--no-torch): the report holds the start distance, per-evaluation blocks and a same-start attack', function () {
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-')), 'bench.json');
-    const r = run('bench.js', ['--no-torch', '--cases', 'lenet32', '--attack-cases', 'lenet32', '--iterations', '3', '--line-search', 'none', '--blocks', '2', '--block-seconds', '0.02', '--out', out]);
+    const r = run('bench.js', ['--no-torch', '--cases', 'lenet32', '--attack-cases', 'lenet32', '--iterations', '3', '--line-search', 'none', '--blocks', '2', '--rounds', '1', '--block-seconds', '0.02', '--out', out]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /### Per evaluation/);
     const report = JSON.parse(fs.readFileSync(out, 'utf8')) as BenchReport;

@@ -137,6 +137,8 @@ export interface SideResult {
   peakRssMB: number;
   /** 1-minute load average before and after (the machine may be shared). */
   load: [number, number];
+  /** Processes whose per-evaluation blocks are pooled in msPerEval (bench.ts --rounds). */
+  rounds?: number;
   note?: string;
   threads?: number;
   torch?: string;

@@ -43,7 +43,8 @@ const SPEC: Record<string, FlagSpec> = {
   iterations: { kind: 'int', help: 'L-BFGS steps of each attack', default: 300 },
   'line-search': { kind: 'string', help: "'none' (the released code), 'strong_wolfe' or 'both'", default: 'both' },
   'attack-repeats': { kind: 'int', help: 'timed attacks per side and line search (median reported)', default: 1 },
-  blocks: { kind: 'int', help: 'timed blocks of evaluations per side (median reported)', default: 5 },
+  blocks: { kind: 'int', help: 'timed blocks of evaluations per side and round (median of all reported)', default: 5 },
+  rounds: { kind: 'int', help: 'fresh processes per side for the per-evaluation timing, in alternating order (attacks: first round)', default: 2 },
   'block-seconds': { kind: 'number', help: 'target length of one timed block', default: 0.5 },
   'torch-threads': { kind: 'string', help: 'comma-separated torch.set_num_threads values, one reference process each', default: '1,2' },
   engines: { kind: 'string', help: `our objective engines for the per-evaluation table: subset of ${Object.keys(ENGINES).join(',')}`, default: 'fused' },
@@ -61,6 +62,7 @@ interface Options {
   lineSearches: LineSearch[];
   attackRepeats: number;
   blocks: number;
+  rounds: number;
   blockSeconds: number;
   threads: number[];
   engines: Engine[];
@@ -81,7 +83,7 @@ function options(argv: string[]): Options | null {
     process.stdout.write(usage('npm run bench --', SPEC) + '\n');
     return null;
   }
-  for (const f of ['iterations', 'attack-repeats', 'blocks'] as const) if ((a[f] as number) < 1) throw new UsageError(`--${f} must be >= 1, got ${a[f]}`);
+  for (const f of ['iterations', 'attack-repeats', 'blocks', 'rounds'] as const) if ((a[f] as number) < 1) throw new UsageError(`--${f} must be >= 1, got ${a[f]}`);
   if (!((a['block-seconds'] as number) > 0)) throw new UsageError(`--block-seconds must be > 0, got ${a['block-seconds']}`);
   const ls = a['line-search'] as string;
   if (!['none', 'strong_wolfe', 'both'].includes(ls)) throw new UsageError(`--line-search must be 'none', 'strong_wolfe' or 'both', got '${ls}'`);
@@ -104,7 +106,7 @@ function options(argv: string[]): Options | null {
   }
   return {
     cases, attackCases: new Set(attackCases), iterations: a.iterations as number, attackRepeats: a['attack-repeats'] as number,
-    lineSearches: ls === 'both' ? [...LINE_SEARCHES] : [ls as LineSearch], blocks: a.blocks as number, blockSeconds: a['block-seconds'] as number,
+    lineSearches: ls === 'both' ? [...LINE_SEARCHES] : [ls as LineSearch], blocks: a.blocks as number, rounds: a.rounds as number, blockSeconds: a['block-seconds'] as number,
     threads, engines, engineAttacks: a['engine-attacks'] === true, python, out: path.resolve(a.out as string),
   };
 }
@@ -180,6 +182,26 @@ function ourState(c: LenetCase, truthFile: string, stateFile: string): void {
   writeStart(stateFile, { model, images, labels: c.labels, start, config: { seed: c.seed } });
 }
 
+/**
+ * Run every side `o.rounds` times, each in a fresh process, the order reversed every other round
+ * (a shared machine's slow drifts then hit both sides alike); attacks in the first round only. The
+ * per-evaluation blocks of all rounds are pooled (median over all), peak RSS is the largest.
+ */
+function inRounds<T extends SideResult>(o: Options, sides: ((first: boolean) => T)[]): T[] {
+  const runs: T[][] = sides.map(() => []);
+  for (let r = 0; r < o.rounds; r++) {
+    const order = sides.map((_, i) => (r % 2 === 0 ? i : sides.length - 1 - i));
+    for (const i of order) runs[i].push(sides[i](r === 0));
+  }
+  return runs.map((rs) => ({
+    ...rs[0],
+    msPerEval: stats(rs.flatMap((x) => x.msPerEval.all)),
+    peakRssMB: Math.max(...rs.map((x) => x.peakRssMB)),
+    load: [Math.min(...rs.map((x) => x.load[0])), Math.max(...rs.map((x) => x.load[1]))] as [number, number],
+    rounds: rs.length,
+  }));
+}
+
 function lenetCase(o: Options, c: LenetCase, dir: string): CaseReport {
   const truth = path.join(dir, 'truth.safetensors');
   const state = path.join(dir, 'state.safetensors');
@@ -190,21 +212,25 @@ function lenetCase(o: Options, c: LenetCase, dir: string): CaseReport {
   const attack = o.attackCases.has(c.name);
   const attackArgs = ['--iterations', String(o.iterations), '--line-search', o.lineSearches.join(','), '--attack-repeats', String(o.attackRepeats)];
   const common = ['--state', state, '--blocks', String(o.blocks), '--block-seconds', String(o.blockSeconds)];
-  process.stderr.write(`${c.name}: ours (fused)${attack ? ' + attacks' : ''} ...\n`);
   const oursCheck = path.join(dir, 'ours-check.safetensors');
-  const mine = ours('lenet', 'fused', [...common, ...(attack ? ['--attacks', ...attackArgs] : []), '--check-out', oursCheck]);
-  if (mine === null) throw new Error(`${c.name}: our side failed`);
-  const torch: SideResult[] = [];
-  const agreement: CaseReport['agreement'] = [];
-  for (const t of o.python ? o.threads : []) {
-    process.stderr.write(`${c.name}: PyTorch, ${t} thread(s)${attack ? ' + attacks' : ''} ...\n`);
-    const check = path.join(dir, `torch-check-${t}.safetensors`);
-    const side = torchSide(o, 'dlg_torch.py', [...common, ...(attack ? attackArgs : ['--line-search', '']), '--check', check], t);
-    torch.push(side);
-    const config = readStartConfig(readSafetensors(state), state);
-    const ref = readCheck(check, config);
-    agreement.push({ threads: t, oursDistance: mine.startDistance, torchDistance: ref.distance, distanceRelErr: Math.abs(mine.startDistance - ref.distance) / ref.distance, gradRelErr: relErr(ourGrad(oursCheck), ref.grad) });
-  }
+  const threads = o.python ? o.threads : [];
+  const [mine, ...torch] = inRounds(o, [
+    (first) => {
+      process.stderr.write(`${c.name}: ours (fused)${attack && first ? ' + attacks' : ''} ...\n`);
+      const r = ours('lenet', 'fused', [...common, ...(attack && first ? ['--attacks', ...attackArgs] : []), '--check-out', oursCheck]);
+      if (r === null) throw new Error(`${c.name}: our side failed`);
+      return r;
+    },
+    ...threads.map((t) => (first: boolean) => {
+      process.stderr.write(`${c.name}: PyTorch, ${t} thread(s)${attack && first ? ' + attacks' : ''} ...\n`);
+      return torchSide(o, 'dlg_torch.py', [...common, ...(attack && first ? attackArgs : ['--line-search', '']), '--check', path.join(dir, `torch-check-${t}.safetensors`)], t);
+    }),
+  ]) as [SideResult & { startDistance: number }, ...SideResult[]];
+  const config = readStartConfig(readSafetensors(state), state);
+  const agreement: CaseReport['agreement'] = threads.map((t) => {
+    const ref = readCheck(path.join(dir, `torch-check-${t}.safetensors`), config);
+    return { threads: t, oursDistance: mine.startDistance, torchDistance: ref.distance, distanceRelErr: Math.abs(mine.startDistance - ref.distance) / ref.distance, gradRelErr: relErr(ourGrad(oursCheck), ref.grad) };
+  });
   const engines: SideResult[] = [mine];
   for (const e of o.engines.filter((x) => x !== 'fused')) {
     process.stderr.write(`${c.name}: ours (${e}) ...\n`);
@@ -217,18 +243,23 @@ function lenetCase(o: Options, c: LenetCase, dir: string): CaseReport {
 function textCase(o: Options, c: TextCase, dir: string): CaseReport {
   const state = path.join(dir, 'state.safetensors');
   const oursCheck = path.join(dir, 'ours-check.safetensors');
-  process.stderr.write(`${c.name}: ours (textObjective) ...\n`);
-  const mine = ours('text', 'fused', ['--sentence', c.sentence, '--seed', String(c.seed), '--state-out', state, '--check-out', oursCheck, '--blocks', String(o.blocks), '--block-seconds', String(o.blockSeconds), '--warmup', '3']);
-  if (mine === null) throw new Error(`${c.name}: our side failed`);
-  const torch: SideResult[] = [];
-  const agreement: CaseReport['agreement'] = [];
-  for (const t of o.python ? o.threads : []) {
-    process.stderr.write(`${c.name}: PyTorch, ${t} thread(s) ...\n`);
-    const check = path.join(dir, `torch-check-${t}.safetensors`);
-    torch.push(torchSide(o, 'bert_torch.py', ['--state', state, '--check', check], t));
-    const ref = readTextCheck(check);
-    agreement.push({ threads: t, oursDistance: mine.startDistance, torchDistance: ref.distance, distanceRelErr: Math.abs(mine.startDistance - ref.distance) / ref.distance, gradRelErr: relErr(ourGrad(oursCheck), ref.grad) });
-  }
+  const threads = o.python ? o.threads : [];
+  const [mine, ...torch] = inRounds(o, [
+    () => {
+      process.stderr.write(`${c.name}: ours (textObjective) ...\n`);
+      const r = ours('text', 'fused', ['--sentence', c.sentence, '--seed', String(c.seed), '--state-out', state, '--check-out', oursCheck, '--blocks', String(o.blocks), '--block-seconds', String(o.blockSeconds), '--warmup', '3']);
+      if (r === null) throw new Error(`${c.name}: our side failed`);
+      return r;
+    },
+    ...threads.map((t) => () => {
+      process.stderr.write(`${c.name}: PyTorch, ${t} thread(s) ...\n`);
+      return torchSide(o, 'bert_torch.py', ['--state', state, '--check', path.join(dir, `torch-check-${t}.safetensors`)], t);
+    }),
+  ]) as [SideResult & { startDistance: number }, ...SideResult[]];
+  const agreement: CaseReport['agreement'] = threads.map((t) => {
+    const ref = readTextCheck(path.join(dir, `torch-check-${t}.safetensors`));
+    return { threads: t, oursDistance: mine.startDistance, torchDistance: ref.distance, distanceRelErr: Math.abs(mine.startDistance - ref.distance) / ref.distance, gradRelErr: relErr(ourGrad(oursCheck), ref.grad) };
+  });
   return { name: c.name, title: c.title, stateMadeBy: 'ours (lib/models/bert.ts init, textDlg\'s dummy draw)', ours: mine, torch, agreement, engines: [mine] };
 }
 
@@ -251,7 +282,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
     machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', platform: `${os.platform()} ${os.release()}`, node: process.version, torch: versions?.torch ?? null, python: versions?.python ?? null, load: [load0, os.loadavg()[0]] },
-    settings: { iterations: o.iterations, lineSearches: o.lineSearches, attackRepeats: o.attackRepeats, blocks: o.blocks, blockSeconds: o.blockSeconds, torchThreads: o.python ? o.threads : [], attackCases: [...o.attackCases], engines: o.engines },
+    settings: { iterations: o.iterations, lineSearches: o.lineSearches, attackRepeats: o.attackRepeats, blocks: o.blocks, rounds: o.rounds, blockSeconds: o.blockSeconds, torchThreads: o.python ? o.threads : [], attackCases: [...o.attackCases], engines: o.engines },
     wallSeconds: (Date.now() - started) / 1000,
     cases,
   };
