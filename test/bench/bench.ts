@@ -32,6 +32,8 @@ import { findPython, probePython, runReference } from '../../lib/reference/pytho
 import { writeTruth, writeStart, readCheck, readStartConfig } from '../../lib/reference/start-state';
 import { readTextCheck } from '../../lib/reference/text-state';
 import { readSafetensors } from '../../lib/reference/safetensors';
+import { lenet } from '../../lib/models/lenet';
+import { createRng } from '../../lib/rng';
 import { CASES, ENGINES, LINE_SEARCHES, ROOT, stats } from './bench-cases';
 import type { BenchCase, Engine, LenetCase, LineSearch, SideResult, TextCase } from './bench-cases';
 import { benchMarkdown } from './bench-report';
@@ -168,10 +170,6 @@ function ourGrad(file: string): Float64Array {
 
 /** Draw a LeNet state on our side (no PyTorch here): the toolkit's LeNet init and dlg()'s dummy draw. */
 function ourState(c: LenetCase, truthFile: string, stateFile: string): void {
-  /* eslint-disable @typescript-eslint/no-var-requires */
-  const { lenet } = require('../../lib/models/lenet') as typeof import('../../lib/models/lenet');
-  const { createRng } = require('../../lib/rng') as typeof import('../../lib/rng');
-  /* eslint-enable @typescript-eslint/no-var-requires */
   const { images } = c.images();
   const config = readStartConfig(readSafetensors(truthFile), truthFile);
   const [h, w, ch] = config.inputShape;
