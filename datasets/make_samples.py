@@ -10,7 +10,7 @@ or, without installing the last two, extract them and point the script at the ex
     /usr/bin/python3 datasets/make_samples.py --deb-root /tmp/debroot
 
 natural/: five photos shipped with scikit-image (python3-skimage), centre-cropped to a square and
-area-resized to 32x32 RGB PNG (the paper's CIFAR resolution).
+area-resized to 32x32 RGB PNG (the paper's CIFAR resolution); natural-128/: the same at 128x128.
 fashion-mnist/: the first 64 test images and labels of Fashion-MNIST (dataset-fashion-mnist,
 /usr/share/datasets/fashion-mnist/), rewritten in the original idx format, gzipped.
 digits/digits.csv.gz: scikit-learn's handwritten digits (python3-sklearn), copied as is.
@@ -46,13 +46,13 @@ def square(img):
     return img[top:top + s, left:left + s]
 
 
-def natural(size=32):
-    out = os.path.join(HERE, 'natural')
+def natural(size=32, folder='natural'):
+    out = os.path.join(HERE, folder)
     os.makedirs(out, exist_ok=True)
     for name, load in NATURAL.items():
         img = Image.fromarray(np.ascontiguousarray(square(load())[..., :3]))
         img.resize((size, size), Image.BOX).save(os.path.join(out, f'{name}.png'))
-        print('wrote', os.path.join('datasets', 'natural', f'{name}.png'))
+        print('wrote', os.path.join('datasets', folder, f'{name}.png'))
 
 
 def find(rel, roots):
@@ -126,6 +126,7 @@ if __name__ == '__main__':
                     help='a folder where Debian packages were extracted with dpkg-deb -x (repeatable)')
     args = ap.parse_args()
     natural()
+    natural(128, 'natural-128')
     fashion_mnist(args.deb_root)
     digits(args.deb_root)
     lfw(args.deb_root)

@@ -1,12 +1,19 @@
 /**
- * Paper defaults in one place. Sources: the paper (Zhu, Liu, Han, NeurIPS 2019), section 3
+ * The attack's settings in one place: the DLG configuration, its presets by name, and the one merge
+ * that validates every field. Sources: the paper (Zhu, Liu, Han, NeurIPS 2019), section 3
  * (Algorithm 1) and section 4.1, and the released code (mit-han-lab/dlg, main.py).
+ *
+ *   dlgConfig({ iterations: 100 })              the toolkit's default preset, 100 iterations
+ *   dlgConfig({ iterations: 100 }, 'paper')     the released code's settings, 100 iterations
+ *
+ * dlg() takes the same overrides plus `preset`; the CLI maps each flag to one key (lib/cli/flags.ts)
+ * and reports a bad value with the flag's name (ConfigError carries the key).
  */
 import type { LbfgsOptions } from './attacks/optim/lbfgs';
 import { LBFGS_DEFAULTS } from './attacks/optim/lbfgs';
 
 export type LabelStrategy = 'joint' | 'idlg' | 'distinct' | 'count';
-/** How a batch's dummies are updated (lib/round-robin.ts): all at once, or one sample per step. */
+/** How a batch's dummies are updated (lib/attacks/optim/round-robin.ts): all at once, or one sample per step. */
 export type BatchUpdate = 'joint' | 'round-robin';
 export type DummyInit = 'normal' | 'uniform';
 /**
@@ -50,10 +57,10 @@ export interface DlgConfig {
 }
 
 /** The released code exactly: L-BFGS with torch defaults and no line search, 300 steps. */
-export const PAPER_DLG: DlgConfig = {
+export const PAPER_DLG: DlgConfig = Object.freeze({
   iterations: 300,
   snapshotEvery: 10,
-  lbfgs: { ...LBFGS_DEFAULTS },
+  lbfgs: Object.freeze({ ...LBFGS_DEFAULTS }),
   seed: 1234,
   init: 'normal',
   label: 'joint',
@@ -61,48 +68,137 @@ export const PAPER_DLG: DlgConfig = {
   stopDistance: 0,
   patience: 3,
   engine: 'auto',
-};
+}) as DlgConfig;
 
 /**
- * This toolkit's default: the paper's algorithm with a strong-Wolfe line search in L-BFGS.
- * Measured with the PyTorch original on this machine class: without it 13 of 30 runs recover
- * (MSE < 1e-3), with it 30 of 30 (../shared/PAPER.md). Everything else as in the paper.
+ * This toolkit's default: the paper's algorithm with a strong-Wolfe line search in L-BFGS, which makes
+ * the released code's fragile optimisation reliable (measured in lib/reference/results/ for PyTorch and
+ * for this toolkit). Everything else as in the paper.
  */
-export const DEFAULT_DLG: DlgConfig = {
+export const DEFAULT_DLG: DlgConfig = Object.freeze({
   ...PAPER_DLG,
-  lbfgs: { ...LBFGS_DEFAULTS, lineSearch: 'strong_wolfe' },
-};
+  lbfgs: Object.freeze({ ...LBFGS_DEFAULTS, lineSearch: 'strong_wolfe' as const }),
+}) as DlgConfig;
 
 /**
  * L-BFGS tolerances for batch attacks. torch's defaults are absolute (stop when max |gradient| <= 1e-7 or
  * the loss changes by < 1e-9); the loss is a mean over the batch, so gradient and distance shrink with the
  * batch size and L-BFGS declares optimality before the dummies match. Measured (Fashion-MNIST at 16x16,
  * batch 8, seed 1): torch's tolerances stop at max MSE 2.8e-3 after 79 iterations; these recover the
- * batch (MSE < 1e-3) at iteration 95. Used by the --batch CLI and notebook 03.
+ * batch (MSE < 1e-3) at iteration 95.
  */
 export const BATCH_TOLERANCES: Readonly<Pick<LbfgsOptions, 'toleranceGrad' | 'toleranceChange'>> = Object.freeze({ toleranceGrad: 1e-14, toleranceChange: 1e-14 });
+
+/** The default for batches of more than one image: DEFAULT_DLG with BATCH_TOLERANCES. */
+export const BATCH_DLG: DlgConfig = Object.freeze({
+  ...DEFAULT_DLG,
+  lbfgs: Object.freeze({ ...DEFAULT_DLG.lbfgs, ...BATCH_TOLERANCES }),
+}) as DlgConfig;
+
+/** Presets by name: the one place a starting configuration is chosen. */
+export const PRESETS = Object.freeze({
+  /** the toolkit's default: the released code plus a strong-Wolfe line search */
+  default: DEFAULT_DLG,
+  /** the released code exactly (torch.optim.LBFGS defaults, no line search) */
+  paper: PAPER_DLG,
+  /** the default with L-BFGS tolerances for batches (BATCH_TOLERANCES) */
+  batch: BATCH_DLG,
+});
+export type PresetName = keyof typeof PRESETS;
+export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
+
+/** The preset a run of `batchSize` images starts from when none is named: 'batch' for more than one. */
+export function defaultPreset(batchSize: number): PresetName {
+  return batchSize > 1 ? 'batch' : 'default';
+}
 
 /** Recovery threshold used throughout (paper figures: MSE between reconstruction and truth). */
 export const RECOVERED_MSE = 1e-3;
 
-/** Merge a partial config over a base, validating every field with a clear message. */
-export function dlgConfig(overrides: Partial<DlgConfig> = {}, base: DlgConfig = DEFAULT_DLG): DlgConfig {
-  const known = new Set(Object.keys(base));
+/** A configuration key, with L-BFGS options as 'lbfgs.NAME'. */
+export type ConfigKey = Exclude<keyof DlgConfig, 'lbfgs'> | `lbfgs.${keyof LbfgsOptions}`;
+
+/**
+ * A bad configuration value; `key` names the field. `rule` says what is wrong in the library's words
+ * ("must be a positive integer, got 0"), `flagRule` in a command line's ("must be >= 1, got 0": a flag's
+ * value is already known to be an integer).
+ */
+export class ConfigError extends Error {
+  constructor(readonly key: ConfigKey | string, readonly rule: string, readonly flagRule: string = rule) {
+    super(`DLG option ${key} ${rule}`);
+  }
+}
+
+/** "'a' or 'b'" / "'a', 'b' or 'c'" */
+export function oneOfText(values: readonly string[]): string {
+  const q = values.map((v) => `'${v}'`);
+  return q.length === 1 ? q[0] : `${q.slice(0, -1).join(', ')} or ${q[q.length - 1]}`;
+}
+
+/** A rule: null when the value is valid, else what is wrong (library wording, command-line wording). */
+type Rule = (v: unknown) => { rule: string; flagRule?: string } | null;
+const integerAtLeast = (min: number): Rule => (v) => {
+  const what = min === 1 ? 'a positive integer' : `an integer >= ${min}`;
+  if (!Number.isInteger(v)) return { rule: `must be ${what}, got ${String(v)}`, flagRule: `must be an integer, got ${String(v)}` };
+  return (v as number) < min ? { rule: `must be ${what}, got ${String(v)}`, flagRule: `must be >= ${min}, got ${String(v)}` } : null;
+};
+const numberAtLeast = (min: number, strict = false): Rule => (v) =>
+  typeof v !== 'number' || !Number.isFinite(v) || (strict ? v <= min : v < min) ? { rule: `must be a number ${strict ? '>' : '>='} ${min}, got ${String(v)}` } : null;
+const oneOf = (values: readonly string[]): Rule => (v) => (values.includes(v as string) ? null : { rule: `must be ${oneOfText(values)}, got '${String(v)}'` });
+
+export const LABEL_STRATEGIES: readonly LabelStrategy[] = ['joint', 'idlg', 'distinct', 'count'];
+export const BATCH_UPDATES: readonly BatchUpdate[] = ['joint', 'round-robin'];
+export const DUMMY_INITS: readonly DummyInit[] = ['normal', 'uniform'];
+export const ENGINES: readonly DlgEngine[] = ['auto', 'tfjs', 'fused'];
+export const LINE_SEARCHES: readonly LbfgsOptions['lineSearch'][] = ['strong_wolfe', 'none'];
+
+/** The rule of every configuration key: the only validation of a DLG configuration. */
+export const CONFIG_RULES: Readonly<Record<ConfigKey, Rule>> = Object.freeze({
+  iterations: integerAtLeast(1),
+  snapshotEvery: integerAtLeast(1),
+  patience: integerAtLeast(1),
+  seed: (v: unknown) => (Number.isInteger(v) ? null : { rule: `must be an integer, got ${String(v)}` }),
+  init: oneOf(DUMMY_INITS),
+  label: oneOf(LABEL_STRATEGIES),
+  batchUpdate: oneOf(BATCH_UPDATES),
+  engine: oneOf(ENGINES),
+  stopDistance: numberAtLeast(0),
+  'lbfgs.lr': numberAtLeast(0, true),
+  'lbfgs.maxIter': integerAtLeast(1),
+  'lbfgs.maxEval': (v: unknown) => (v === undefined ? null : integerAtLeast(1)(v)),
+  'lbfgs.toleranceGrad': numberAtLeast(0),
+  'lbfgs.toleranceChange': numberAtLeast(0),
+  'lbfgs.historySize': integerAtLeast(1),
+  'lbfgs.lineSearch': oneOf(LINE_SEARCHES),
+});
+
+/** The value of a key in a configuration. */
+export function configValue(c: DlgConfig, key: ConfigKey): unknown {
+  return key.startsWith('lbfgs.') ? (c.lbfgs as unknown as Record<string, unknown>)[key.slice(6)] : (c as unknown as Record<string, unknown>)[key];
+}
+
+/**
+ * The one merge: `overrides` over a preset (by name) or a base configuration, L-BFGS options merged
+ * key by key (an undefined value keeps the base's); every field validated (ConfigError naming the key).
+ * Unknown keys are errors.
+ */
+export function dlgConfig(overrides: Partial<Omit<DlgConfig, 'lbfgs'>> & { lbfgs?: Partial<LbfgsOptions> } = {}, base: PresetName | DlgConfig = 'default'): DlgConfig {
+  const from = typeof base === 'string' ? PRESETS[base] : base;
+  if (from === undefined) throw new ConfigError('preset', `must be ${oneOfText(PRESET_NAMES)}, got '${String(base)}'`);
+  const known = new Set(Object.keys(from));
   for (const key of Object.keys(overrides)) {
     if (!known.has(key)) throw new Error(`unknown DLG option '${key}' (known: ${[...known].join(', ')})`);
   }
-  const c: DlgConfig = { ...base, ...overrides, lbfgs: { ...base.lbfgs, ...(overrides.lbfgs ?? {}) } };
-  const positiveInt = (name: string, v: number) => {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`DLG option ${name} must be a positive integer, got ${v}`);
-  };
-  positiveInt('iterations', c.iterations);
-  positiveInt('snapshotEvery', c.snapshotEvery);
-  positiveInt('patience', c.patience);
-  if (!Number.isInteger(c.seed)) throw new Error(`DLG option seed must be an integer, got ${c.seed}`);
-  if (c.init !== 'normal' && c.init !== 'uniform') throw new Error(`DLG option init must be 'normal' or 'uniform', got '${c.init}'`);
-  if (!['joint', 'idlg', 'distinct', 'count'].includes(c.label)) throw new Error(`DLG option label must be 'joint', 'idlg', 'distinct' or 'count', got '${c.label}'`);
-  if (c.batchUpdate !== 'joint' && c.batchUpdate !== 'round-robin') throw new Error(`DLG option batchUpdate must be 'joint' or 'round-robin', got '${c.batchUpdate}'`);
-  if (c.engine !== 'auto' && c.engine !== 'tfjs' && c.engine !== 'fused') throw new Error(`DLG option engine must be 'auto', 'tfjs' or 'fused', got '${c.engine}'`);
-  if (!(c.stopDistance >= 0)) throw new Error(`DLG option stopDistance must be >= 0, got ${c.stopDistance}`);
+  const lbfgsKnown = new Set([...Object.keys(LBFGS_DEFAULTS), 'maxEval']);
+  for (const key of Object.keys(overrides.lbfgs ?? {})) {
+    if (!lbfgsKnown.has(key)) throw new Error(`unknown DLG option 'lbfgs.${key}' (known: ${[...lbfgsKnown].join(', ')})`);
+  }
+  const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  const { lbfgs, ...rest } = overrides;
+  const c: DlgConfig = { ...from, ...defined(rest), lbfgs: { ...from.lbfgs, ...defined(lbfgs ?? {}) } };
+  for (const key of Object.keys(CONFIG_RULES) as ConfigKey[]) {
+    const why = CONFIG_RULES[key](configValue(c, key));
+    if (why !== null) throw new ConfigError(key, why.rule, why.flagRule);
+  }
   return c;
 }

@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import type { Tensor, Tensor2D, Tensor4D, TensorInfo, NamedAttrMap, KernelFunc, DataType } from '@tensorflow/tfjs';
 import { tf } from '../lib/engine/backend';
-import '../lib/engine/twice';
+import { useEngine } from '../lib/engine';
 import {
   installFastKernels,
   uninstallFastKernels,
@@ -118,6 +118,7 @@ function attrsFor(c: Case, extra: NamedAttrMap): NamedAttrMap {
 }
 
 describe('fast conv kernels', function () {
+  before(() => useEngine()); // the second-order fixes and the fast kernels, applied explicitly
   let wasInstalled = false;
   before(function () {
     if (tf.getBackend() !== 'cpu') this.skip();
@@ -325,6 +326,7 @@ function randInt(shape: number[], rand: () => number): Tensor {
 }
 
 describe('fast elementwise, slice, pad, transpose, sum and matmul kernels', function () {
+  before(() => useEngine()); // the second-order fixes and the fast kernels, applied explicitly
   let wasInstalled = false;
   before(function () {
     if (tf.getBackend() !== 'cpu') this.skip();
@@ -633,6 +635,7 @@ describe('fast elementwise, slice, pad, transpose, sum and matmul kernels', func
 // The whole DLG objective, as lib/attacks/dlg.ts evaluates it, with and without the fast kernels
 
 describe('DLG objective with and without the fast kernels', function () {
+  before(() => useEngine()); // the second-order fixes and the fast kernels, applied explicitly
   let wasInstalled = false;
   before(function () {
     if (tf.getBackend() !== 'cpu') this.skip();

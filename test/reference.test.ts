@@ -15,7 +15,6 @@ import { softmax } from '../lib/models/nn';
 import { disposeModel } from '../lib/models/model';
 import { lenet } from '../lib/models/lenet';
 import { dlg } from '../lib/attacks/dlg';
-import { PAPER_DLG } from '../lib/config';
 import { bert, disposeBert } from '../lib/models/bert';
 import { mlmGradient } from '../lib/cases/text';
 import { textObjective } from '../lib/attacks/text';
@@ -127,7 +126,7 @@ describe('shared initial state with the PyTorch reference (lib/reference/start-s
     const st = readStart(LENET);
     const c = makeCase({ images: st.images, labels: st.labels, seed: 0, model: st.model });
     const n0 = tf.memory().numTensors;
-    const r = dlg(c.model, c.shared, { ...PAPER_DLG, iterations: 2, batchSize: 2, start: st.start });
+    const r = dlg(c.model, c.shared, { preset: 'paper', iterations: 2, batchSize: 2, start: st.start });
     assert.deepEqual(Array.from(r.snapshots[0].data), Array.from(Float32Array.from(st.start.subarray(0, 2 * 16 * 16 * 3))));
     assert.ok(Math.abs(r.losses[0] - (st.check?.distance as number)) / (st.check?.distance as number) < 1e-6, `${r.losses[0]} vs ${st.check?.distance}`);
     assert.ok(r.losses[2] < r.losses[0] / 2, `losses ${r.losses}`);

@@ -6,6 +6,7 @@
  */
 import { strict as assert } from 'assert';
 import { tf } from '../lib/engine/backend';
+import { useEngine } from '../lib/engine';
 import { withStockGradients, TWICE_DIFFERENTIABLE_KERNELS } from '../lib/engine/twice';
 import { crossEntropy, logSoftmax, softmax } from '../lib/models/nn';
 import { createRng, normalArray } from '../lib/rng';
@@ -79,6 +80,7 @@ const CASES: Case[] = [
 ];
 
 describe('second-order gradients vs finite differences', () => {
+  before(() => useEngine()); // the second-order fixes and the fast kernels, applied explicitly
   for (const c of CASES) {
     it(`${c.name}: autodiff agrees with finite differences (rel. err < 2e-3)`, () => {
       const err = secondOrderError(c);

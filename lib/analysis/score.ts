@@ -28,11 +28,13 @@ export function clip01(img: Img): Img {
   return { ...img, data: img.data.map((v) => Math.min(1, Math.max(0, v))) };
 }
 
-/** MSE (of the raw reconstruction), PSNR and SSIM (of the clipped one) against the truth. */
+/**
+ * MSE, PSNR and SSIM of the reconstruction as the attack returns it (unclipped: the dummy is free during
+ * the attack) against the truth, all three of the same image; images are shown clipped to [0, 1].
+ */
 export function score(reconstruction: Img, truth: Img): Scores {
   const m = mse(reconstruction, truth);
-  const shown = clip01(reconstruction);
-  return { mse: m, psnr: psnr(shown, truth), ssim: ssim(shown, truth), recovered: m < RECOVERED_MSE };
+  return { mse: m, psnr: psnr(reconstruction, truth), ssim: ssim(reconstruction, truth), recovered: m < RECOVERED_MSE };
 }
 
 /** MSE of every snapshot of sample i against its truth: the paper's MSE-vs-iteration curve. */

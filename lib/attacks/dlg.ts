@@ -13,7 +13,7 @@ import { tf } from '../engine';
 import { createRng } from '../rng';
 import { createLbfgs } from './optim/lbfgs';
 import { dlgConfig } from '../config';
-import type { DlgConfig } from '../config';
+import type { DlgConfig, PresetName } from '../config';
 import { parameterGradients, checkShared } from '../models/gradients';
 import { gradientDistance, flatObjective } from './objective';
 import { softmax, oneHot } from '../models/nn';
@@ -66,7 +66,11 @@ export interface DlgResult {
   snapshots: DlgSnapshot[];
 }
 
-export interface DlgOptions extends Partial<DlgConfig> {
+export interface DlgOptions extends Partial<Omit<DlgConfig, 'lbfgs'>> {
+  /** The preset the other options override (lib/config.ts PRESETS): 'default', 'paper' or 'batch'. Default 'default'. */
+  preset?: PresetName;
+  /** L-BFGS options over the preset's, key by key. */
+  lbfgs?: Partial<DlgConfig['lbfgs']>;
   /** Number of samples behind the shared gradient (1 in the paper's single-image figures). */
   batchSize?: number;
   /** Called after each outer step (progress bars, notebooks) with the objective evaluations so far. */
@@ -89,8 +93,8 @@ export interface DlgOptions extends Partial<DlgConfig> {
  * The model's parameters are read, never changed; `shared` is not disposed.
  */
 export function dlg(model: Model, shared: Tensor[], options: DlgOptions = {}): DlgResult {
-  const { batchSize = 1, onStep, stopAt, start: startPoint, ...overrides } = options;
-  const config = dlgConfig(overrides);
+  const { batchSize = 1, onStep, stopAt, start: startPoint, preset = 'default', ...overrides } = options;
+  const config = dlgConfig(overrides, preset);
   checkShared(model, shared);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
   const [h, w, c] = model.inputShape;

@@ -1,6 +1,7 @@
 /**
  * A tiny typed argument parser for the command-line tools: every flag is declared with its kind,
  * anything else is an error. Errors are thrown as UsageError, printed as one line, exit code 2.
+ * A flag given twice is an error (except 'strings' flags, which collect), and so is an empty value.
  */
 export class UsageError extends Error {}
 
@@ -17,14 +18,17 @@ export type Parsed = Record<string, string | number | boolean | string[] | undef
 /** Parse `--name value` / `--name=value` / `--flag` against the spec. */
 export function parseArgs(argv: string[], spec: Record<string, FlagSpec>): Parsed {
   const out: Parsed = {};
+  const seen = new Set<string>();
   for (const [name, s] of Object.entries(spec)) if (s.default !== undefined) out[name] = s.default;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith('--')) throw new UsageError(`unexpected argument '${arg}'`);
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq < 0 ? undefined : eq);
-    const s = spec[name];
+    const s = Object.prototype.hasOwnProperty.call(spec, name) ? spec[name] : undefined;
     if (s === undefined) throw new UsageError(`unknown option --${name} (known: ${Object.keys(spec).map((k) => '--' + k).join(', ')})`);
+    if (seen.has(name) && s.kind !== 'strings') throw new UsageError(`--${name} given twice`);
+    seen.add(name);
     if (s.kind === 'boolean') {
       if (eq >= 0) throw new UsageError(`--${name} takes no value`);
       out[name] = true;
@@ -36,6 +40,7 @@ export function parseArgs(argv: string[], spec: Record<string, FlagSpec>): Parse
       if (i + 1 >= argv.length || argv[i + 1].startsWith('--')) throw new UsageError(`--${name} needs a value`);
       value = argv[++i];
     }
+    if (value === '') throw new UsageError(`--${name} needs a value, got ''`);
     if (s.kind === 'int' || s.kind === 'number') {
       const v = Number(value);
       if (value.trim() === '' || !Number.isFinite(v) || (s.kind === 'int' && !Number.isInteger(v))) {
@@ -50,6 +55,11 @@ export function parseArgs(argv: string[], spec: Record<string, FlagSpec>): Parse
   return out;
 }
 
+/** The flags given on the command line (defaults aside), by name. */
+export function givenFlags(argv: string[]): Set<string> {
+  return new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]));
+}
+
 /** Help text listing the flags. */
 export function usage(command: string, spec: Record<string, FlagSpec>): string {
   const lines = Object.entries(spec).map(([name, s]) => {
@@ -59,13 +69,19 @@ export function usage(command: string, spec: Record<string, FlagSpec>): string {
   return `usage: ${command} [options]\n${lines.join('\n')}`;
 }
 
+/** Set while a progress line without a newline is on stderr, so that an error starts on a line of its own. */
+let openLine = false;
+export function setOpenLine(open: boolean): void {
+  openLine = open;
+}
+
 /** Run a CLI main: UsageError and other expected errors -> one line on stderr and exit 2. */
 export function runMain(main: () => Promise<void> | void): void {
   Promise.resolve()
     .then(main)
     .catch((e: unknown) => {
       const msg = e instanceof Error ? e.message : String(e);
-      process.stderr.write(`error: ${msg.split('\n')[0]}\n`);
+      process.stderr.write(`${openLine ? '\n' : ''}error: ${msg.split('\n')[0]}\n`);
       process.exit(2);
     });
 }

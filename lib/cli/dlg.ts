@@ -1,110 +1,110 @@
 /**
- * npm run dlg -- --image FILE.png --label 7 --iterations 300 --seed 1 [--defense SPEC] [--out DIR] [--json]
+ * npm run dlg -- [--image FILE | --batch N (--dataset NAME | --image FILE ...) | --text "a sentence"] [options]
  *
- * Runs DLG on one image (resized to 32x32 RGB): a LeNet initialised from --seed computes the
- * gradient of the image with --label, the attacker reconstructs image and label from that gradient.
- * Prints one JSON line: mse, psnr, ssim, label, label_ok, iterations, evals, seconds, backend, ...
- * --out DIR writes progress.png (the dummy every 10 iterations, ground truth last) and
- * reconstruction.png. --defense SPEC (gaussian:1e-3, laplacian:1e-2, fp16, int8, prune:0.3, none;
- * '+' composes) is applied by the client to its gradient, seeded from --seed, before the attacker
- * sees it; the JSON line names it in `defense`.
- * Bad arguments (a bad --defense spec too) or an unreadable image: one error line, exit code 2.
- * --batch N (N images from --dataset NAME or N --image files; per-image MSE after matching): lib/cli/dlg-batch.ts.
- * --text "a sentence" (DLG on a BERT masked language model; decoded text and token accuracy): lib/cli/dlg-text.ts.
+ * One command, three modes:
+ *   --image FILE            DLG on one image: a LeNet sized for the image (--size, default 32) computes the
+ *                           gradient of the image with --label; the attacker reconstructs image and label.
+ *   --batch N               N images from --dataset NAME (first N, or --pick random) or N --image files
+ *                           (labels from --labels); per-image scores after matching reconstructions to truths.
+ *   --text "a sentence"     DLG on a small BERT masked language model (decoded text, token accuracy).
+ * Prints one JSON line (the result) on stdout; progress lines (N of total, time left) on stderr unless
+ * --json. --out DIR is checked before any work; the JSON line is printed before any file is written,
+ * and files are written atomically: result.json, progress.png (the dummy every --snapshot-every
+ * iterations, labelled, the truth last) and reconstruction.png.
+ * --preset default|paper|batch chooses the starting configuration (lib/config.ts PRESETS; --paper is
+ * --preset paper); every configuration flag overrides one key of it. --defense SPEC (none,
+ * gaussian:1e-3, laplacian:1e-2, fp16, int8, prune:0.3; '+' composes) is applied by the client to its
+ * gradient, seeded from --seed, before the attacker sees it.
+ * Bad input (a bad flag value, a flag that does not apply to the mode, a flag given twice, an unreadable
+ * image, an unusable --out) prints one error line and exits with code 2 before any work starts.
  */
-import * as path from 'path';
-import { runFields, stepProgress } from './report';
-import { parseArgs, usage, runMain, UsageError } from './args';
-import type { FlagSpec } from './args';
-import { loadImage, savePng, makeGrid } from '../data/image';
-import { makeCase, disposeCase, defendCase } from '../cases/case';
-import { dlg } from '../attacks/dlg';
-import { DEFAULT_DLG, PAPER_DLG } from '../config';
-import { score, imageAt, clip01 } from '../analysis/score';
-import { parseDefense, canonicalDefense, knownDefenseForms } from '../defenses';
-import type { Defense } from '../defenses';
-import { BATCH_SPEC, runBatch } from './dlg-batch';
-import { mainText } from './dlg-text';
+import { parseArgs, usage, runMain, givenFlags, UsageError } from './args';
+import type { FlagSpec, Parsed } from './args';
+import { CONFIG_FLAGS } from './flags';
+import { knownDefenseForms } from '../defenses';
+import { DATASETS } from '../data';
+import { PRESET_NAMES } from '../config';
+import { runImages } from './dlg-images';
+import { runText } from './dlg-text';
 
-const SPEC: Record<string, FlagSpec> = {
-  image: { kind: 'strings', help: 'PNG or JPEG file (resized to 32x32 RGB); with --batch N, N of them' },
-  label: { kind: 'int', help: 'true label in [0, 99]', default: 0 },
-  iterations: { kind: 'int', help: 'L-BFGS steps', default: DEFAULT_DLG.iterations },
-  seed: { kind: 'int', help: 'seed of the model and of the dummy initialisation', default: 1 },
-  'line-search': { kind: 'string', help: "'strong_wolfe' (toolkit default) or 'none' (the original code)", default: 'strong_wolfe' },
-  'label-strategy': { kind: 'string', help: "'joint' (DLG) or 'idlg' (label read off the gradient first)", default: 'joint' },
-  paper: { kind: 'boolean', help: 'exact settings of the released code (no line search)' },
-  defense: { kind: 'string', help: `gradient defense of the client, seeded from --seed: ${knownDefenseForms()} ('+' composes)`, default: 'none' },
-  out: { kind: 'string', help: 'directory for progress.png and reconstruction.png' },
-  json: { kind: 'boolean', help: 'print only the JSON line (no progress on stderr)' },
-  help: { kind: 'boolean', help: 'show this help' },
-  ...BATCH_SPEC,
-  text: { kind: 'string', help: 'a sentence: DLG on text with a BERT masked LM instead (lib/cli/dlg-text.ts: --text S [--iterations --seed --metric --optimizer --json])' },
-};
+import type { Mode } from './flags';
+const IMAGES: Mode[] = ['image', 'batch'];
+const ALL: Mode[] = ['image', 'batch', 'text'];
 
-function main(): void {
-  const argv = process.argv.slice(2);
-  if (argv.some((a) => a === '--text' || a.startsWith('--text='))) return mainText(argv); // lib/cli/dlg-text.ts
-  const args = parseArgs(argv, SPEC);
-  if (args.help) {
-    process.stdout.write(usage('npm run dlg --', SPEC) + '\n');
-    return;
-  }
-  if (args.batch !== undefined) return runBatch(args); // lib/cli/dlg-batch.ts
-  if (Array.isArray(args.image)) {
-    if (args.image.length > 1) throw new UsageError(`${args.image.length} --image files need --batch ${args.image.length}`);
-    args.image = args.image[0];
-  }
-  if (typeof args.image !== 'string') throw new UsageError('--image FILE is required (a PNG or JPEG)');
-  const label = args.label as number;
-  if (label < 0 || label > 99) throw new UsageError(`--label must be in [0, 99], got ${label}`);
-  const iterations = args.iterations as number;
-  if (iterations < 1) throw new UsageError(`--iterations must be >= 1, got ${iterations}`);
-  const lineSearch = args['line-search'] as string;
-  if (lineSearch !== 'strong_wolfe' && lineSearch !== 'none') throw new UsageError(`--line-search must be 'strong_wolfe' or 'none', got '${lineSearch}'`);
-  const labelStrategy = args['label-strategy'] as string;
-  if (labelStrategy !== 'joint' && labelStrategy !== 'idlg') throw new UsageError(`--label-strategy must be 'joint' or 'idlg', got '${labelStrategy}'`);
-  const seed = args.seed as number;
-  let defense: Defense;
-  let defenseName: string;
-  try {
-    defenseName = canonicalDefense(args.defense as string);
-    defense = parseDefense(args.defense as string);
-  } catch (e) {
-    throw new UsageError(`--defense: ${(e as Error).message}`);
-  }
-
-  const truth = loadImage(args.image, { size: 32, channels: 3 });
-  const c = makeCase({ images: [truth], labels: [label], seed });
-  defendCase(c, defense, seed);
-  const base = args.paper ? PAPER_DLG : DEFAULT_DLG;
-  const result = dlg(c.model, c.shared, {
-    ...base,
-    iterations,
-    seed,
-    label: labelStrategy,
-    lbfgs: { ...base.lbfgs, lineSearch: args.paper ? 'none' : lineSearch },
-    onStep: stepProgress(args.json === true),
-  });
-  const reconstruction = imageAt(result.data, result.shape, 0);
-  const s = score(reconstruction, truth);
-  if (typeof args.out === 'string') {
-    const frames = result.snapshots.map((snap) => clip01(imageAt(snap.data, result.shape, 0)));
-    savePng(makeGrid([...frames, truth], { cols: 10, scale: 2 }), path.join(args.out, 'progress.png'));
-    savePng(clip01(reconstruction), path.join(args.out, 'reconstruction.png'));
-  }
-  disposeCase(c);
-  const line = {
-    image: args.image,
-    mse: s.mse,
-    psnr: s.psnr,
-    ssim: s.ssim,
-    recovered: s.recovered,
-    label: result.labels[0],
-    label_ok: result.labels[0] === label,
-    ...runFields(result, { seed, defense: defenseName, lineSearch: args.paper ? 'none' : lineSearch }),
-  };
-  process.stdout.write(JSON.stringify(line) + '\n');
+interface CliFlag extends FlagSpec {
+  /** The modes the flag applies to; elsewhere it is an error. */
+  modes: Mode[];
+  /** Said when the flag is given in a mode it does not apply to. */
+  hint?: string;
 }
 
-runMain(main);
+const config = (name: string, modes: Mode[], hint?: string): CliFlag => ({ ...CONFIG_FLAGS[name], modes, hint });
+
+/** Every flag of the command, with the modes it applies to. Defaults apply only where a flag applies. */
+export const FLAGS: Record<string, CliFlag> = {
+  image: { kind: 'strings', modes: IMAGES, help: 'PNG or JPEG file (resized to --size); with --batch N, N of them' },
+  label: { kind: 'int', modes: ['image'], default: 0, help: 'true label of --image in [0, 99]', hint: 'with --batch give --labels' },
+  size: { kind: 'int', modes: IMAGES, help: 'image side in pixels: --image files are resized to SIZE x SIZE (default 32), --dataset images when given; the LeNet follows the size' },
+  seed: { kind: 'int', modes: ALL, default: 1, help: 'seed of the model, the dummy and the defense (text: and the masking)' },
+  preset: { kind: 'string', modes: IMAGES, help: `starting configuration: ${PRESET_NAMES.join(', ')} (lib/config.ts; default: 'default', 'batch' for --batch N > 1)` },
+  paper: { kind: 'boolean', modes: IMAGES, help: 'the released code exactly (= --preset paper: no line search)' },
+  iterations: { ...CONFIG_FLAGS.iterations, modes: ALL },
+  'line-search': config('line-search', IMAGES),
+  'label-strategy': config('label-strategy', IMAGES),
+  init: config('init', IMAGES),
+  engine: config('engine', IMAGES),
+  'snapshot-every': config('snapshot-every', IMAGES),
+  defense: { kind: 'string', modes: IMAGES, default: 'none', help: `gradient defense of the client, seeded from --seed: ${knownDefenseForms()} ('+' composes)` },
+  out: { kind: 'string', modes: IMAGES, help: 'directory for result.json, progress.png and reconstruction.png (checked before the attack)' },
+  batch: { kind: 'int', modes: ['batch'], help: 'attack a batch of N images (from --dataset, or N --image files); per-image scores after matching' },
+  dataset: { kind: 'string', modes: ['batch'], help: `with --batch: take the images from a dataset (${Object.keys(DATASETS).join(', ')})`, hint: 'add --batch N (--batch 1 for one image)' },
+  pick: { kind: 'string', modes: ['batch'], default: 'first', help: "with --dataset: 'first' N images, or 'random' (N distinct, chosen by --seed)" },
+  labels: { kind: 'string', modes: ['batch'], help: "with --batch: comma-separated true labels, one per image (default: the dataset's, or 0..N-1 for --image files)", hint: 'one --image takes --label' },
+  'batch-update': config('batch-update', ['batch']),
+  text: { kind: 'string', modes: ['text'], help: "a sentence: DLG on text with a BERT masked LM (WordPiece tokens + [CLS]/[SEP] must fit the model's 32 positions)" },
+  metric: { kind: 'string', modes: ['text'], default: 'cosine', help: "text: nearest-embedding decoding, 'cosine' or 'l2'" },
+  optimizer: { kind: 'string', modes: ['text'], default: 'lbfgs', help: "text: 'lbfgs' (strong-Wolfe line search) or 'adam'" },
+  'label-init': { kind: 'string', modes: ['text'], default: 'random', help: "text: dummy labels start 'random' (DLG) or from the decoder-bias 'gradient' (iDLG-style)" },
+  json: { kind: 'boolean', modes: ALL, help: 'print only the JSON line (no progress on stderr)' },
+  help: { kind: 'boolean', modes: ALL, help: 'show this help' },
+};
+
+const MODE_NAMES: Record<Mode, string> = { image: 'a single --image', batch: '--batch', text: '--text' };
+
+/** The mode the flags ask for. */
+export function modeOf(given: Set<string>): Mode {
+  if (given.has('text')) return 'text';
+  if (given.has('batch')) return 'batch';
+  return 'image';
+}
+
+/** Parse and check the flags for their mode: flags of another mode are an error, defaults only where they apply. */
+export function parseCommand(argv: string[]): { args: Parsed; mode: Mode; given: Set<string> } {
+  const noDefaults = Object.fromEntries(Object.entries(FLAGS).map(([k, f]) => [k, { ...f, default: undefined }]));
+  const args = parseArgs(argv, noDefaults);
+  const given = givenFlags(argv);
+  const mode = modeOf(given);
+  if (given.has('text') && given.has('batch')) throw new UsageError('--text and --batch are different attacks: give one');
+  for (const name of given) {
+    const f = FLAGS[name];
+    if (f && !f.modes.includes(mode)) {
+      const where = f.modes.map((m) => MODE_NAMES[m]).join(' or ');
+      // --text has its own small set of options: anything else is unknown there
+      throw new UsageError(mode === 'text' ? `unknown option --${name} for --text (it applies to ${where})` : `--${name} does not apply to ${MODE_NAMES[mode]}${f.hint ? `; ${f.hint}` : ''}`);
+    }
+  }
+  for (const [name, f] of Object.entries(FLAGS)) if (args[name] === undefined && f.default !== undefined && f.modes.includes(mode)) args[name] = f.default;
+  return { args, mode, given };
+}
+
+async function main(): Promise<void> {
+  const { args, mode } = parseCommand(process.argv.slice(2));
+  if (args.help) {
+    process.stdout.write(usage('npm run dlg --', FLAGS) + '\n');
+    return;
+  }
+  if (mode === 'text') return runText(args);
+  return runImages(args, mode);
+}
+
+if (require.main === module) runMain(main);

@@ -1,33 +1,20 @@
-/** Pieces the image-attack CLIs share (lib/cli/dlg.ts and dlg-batch.ts): progress lines and the JSON line's tail. */
-import { backendInfo, backendName } from '../engine/backend';
-import type { DlgResult } from '../attacks/dlg';
+/** What the attack commands print: one JSON line (numbers as numbers; Infinity and NaN spelled out, never null). */
+import { backendInfo, backendName } from '../engine';
 
-export interface RunSettings {
-  seed: number;
-  /** The client's defense, canonical spec ('none' when undefended). */
-  defense: string;
-  lineSearch: string;
+/** JSON.stringify, but Infinity / -Infinity / NaN become the strings "Infinity" / "-Infinity" / "NaN". */
+export function jsonLine(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
 }
 
-export function runFields(result: DlgResult, settings: RunSettings) {
+/** The fields every attack's JSON line ends with: how the run went and on what. */
+export function runFields(run: { status: string; iterations: number; evals: number; seconds: number; distance: number }) {
   return {
-    status: result.status,
-    iterations: result.iterations,
-    evals: result.evals,
-    seconds: result.seconds,
-    gradient_distance: result.distance,
-    seed: settings.seed,
-    defense: settings.defense,
-    line_search: settings.lineSearch,
+    status: run.status,
+    iterations: run.iterations,
+    evals: run.evals,
+    seconds: run.seconds,
+    gradient_distance: run.distance,
     backend: backendName(),
     backend_info: backendInfo(),
-  };
-}
-
-/** dlg()'s onStep for a CLI: the gradient distance every 10 iterations on stderr, nothing with --json. */
-export function stepProgress(quiet: boolean): ((iteration: number, distance: number) => void) | undefined {
-  if (quiet) return undefined;
-  return (it, d) => {
-    if (it % 10 === 0) process.stderr.write(`iteration ${it}: gradient distance ${d.toExponential(3)}\n`);
   };
 }

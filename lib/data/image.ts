@@ -49,6 +49,11 @@ export interface LoadOptions {
   size?: number | [number, number];
   /** 3 (RGB, the default) or 1 (grayscale, ITU-R 601 luma 0.299 R + 0.587 G + 0.114 B). */
   channels?: 1 | 3;
+  /**
+   * Told, in one line, when the image is resized ('photo.png: 512x384 resized to 32x32, aspect ratio
+   * changed from 1.33 to 1'), so that a caller can say it; silent when the size already matches.
+   */
+  onResize?: (note: string) => void;
 }
 
 /** 8-bit RGBA pixels as both decoders return them. */
@@ -141,6 +146,11 @@ export function loadImage(file: string, opts: LoadOptions = {}): Img {
     const [h, w] = typeof opts.size === 'number' ? [opts.size, opts.size] : opts.size;
     if (!Number.isInteger(h) || !Number.isInteger(w) || h < 1 || w < 1) {
       throw new Error(`loadImage ${file}: size must be positive integers, got ${JSON.stringify(opts.size)}`);
+    }
+    if (img.height !== h || img.width !== w) {
+      const ratio = (a: number, b: number) => String(Number((a / b).toFixed(2)));
+      const aspect = Math.abs(img.width / img.height - w / h) > 0.01 ? `, aspect ratio changed from ${ratio(img.width, img.height)} to ${ratio(w, h)}` : '';
+      opts.onResize?.(`${path.basename(file)}: ${img.width}x${img.height} resized to ${w}x${h}${aspect}`);
     }
     img = resize(img, h, w);
   }

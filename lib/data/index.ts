@@ -14,6 +14,7 @@
  *   digits         digits/digits.csv.gz* (scikit-learn, 1797 8x8 digits)
  *   lfw            lfw/lfw_subset.npy* (scikit-image, 200 25x25 faces and non-faces)
  *   natural        natural/*.png* (five 32x32 photos)
+ *   natural-128    natural-128/*.png (the same five photos at 128x128, for resolutions above 32)
  *   cifar100       cifar-100-binary/test.bin (split 'train': train.bin)
  *   cifar10        cifar-10-batches-bin/test_batch.bin (split 'train': data_batch_1.bin .. data_batch_5.bin)
  *   svhn           svhn/test_32x32.mat (split 'train': train_32x32.mat, 'extra': extra_32x32.mat)
@@ -49,7 +50,7 @@ export { loadImageFolder } from './folder';
 export * from './classes';
 
 /** Names in the registry. */
-export type DatasetName = 'fashion-mnist' | 'digits' | 'lfw' | 'natural' | 'cifar100' | 'cifar10' | 'svhn' | 'mnist';
+export type DatasetName = 'fashion-mnist' | 'digits' | 'lfw' | 'natural' | 'natural-128' | 'cifar100' | 'cifar10' | 'svhn' | 'mnist';
 
 /** Options of `loadDataset` / `DATASETS[name].load`. */
 export interface DatasetOptions {
@@ -61,7 +62,7 @@ export interface DatasetOptions {
   split?: string;
   /** cifar100 only: 'fine' (100 classes, default) or 'coarse' (20 superclasses). */
   label?: 'fine' | 'coarse';
-  /** natural only: resize to size x size (or [h, w]). */
+  /** natural and natural-128 only: resize to size x size (or [h, w]). */
   size?: number | [number, number];
 }
 
@@ -182,6 +183,22 @@ const cifar10: DatasetEntry = {
  * Every dataset by name. `DATASETS[name].load(opts)` or `loadDataset(name, opts)` reads it from the
  * datasets folder; `files(split)` lists the files it needs and `howToGet` where they come from.
  */
+/** A folder of photos made by datasets/make_samples.py (labels are the positions in file-name order). */
+function photoFolder(name: 'natural' | 'natural-128', description: string, shape: string): DatasetEntry {
+  const entry: DatasetEntry = {
+    name, description, shape, numClasses: 5, splits: ['all'],
+    howToGet: 'run datasets/make_samples.py (needs python3-skimage and python3-pil).',
+    files: () => [`${name}/`],
+    load(opts = {}) {
+      splitOf(entry, opts.split);
+      const dir = path.join(datasetsRoot(opts.root), name);
+      if (!fs.existsSync(dir)) throw new DataError(dir, `dataset '${name}': missing folder ${dir}. Put PNG photos in it: ${entry.howToGet}`);
+      return loadImageFolder(dir, { limit: opts.limit, size: opts.size });
+    },
+  };
+  return entry;
+}
+
 export const DATASETS: Record<DatasetName, DatasetEntry> = {
   'fashion-mnist': idxEntry('fashion-mnist', 'Fashion-MNIST (Zalando), 28x28 grayscale clothing in 10 classes; sample: first 64 test images',
     FASHION_MNIST_CLASSES,
@@ -196,20 +213,8 @@ export const DATASETS: Record<DatasetName, DatasetEntry> = {
     { all: ['lfw/lfw_subset.npy'] },
     'copy skimage/data/lfw_subset.npy from scikit-image (Debian package python3-skimage); datasets/make_samples.py does it.',
     (file, opts) => loadLfwSubset(file, { limit: opts.limit })),
-  natural: {
-    name: 'natural', description: 'five natural photos from scikit-image, 32x32 RGB (labels are positions 0..4, names the photos)',
-    shape: '32x32x3', numClasses: 5, splits: ['all'],
-    howToGet: 'run datasets/make_samples.py (needs python3-skimage and python3-pil).',
-    files: () => ['natural/'],
-    load(opts = {}) {
-      splitOf(DATASETS.natural, opts.split);
-      const dir = path.join(datasetsRoot(opts.root), 'natural');
-      if (!fs.existsSync(dir)) {
-        throw new DataError(dir, `dataset 'natural': missing folder ${dir}. Put PNG photos in it: ${DATASETS.natural.howToGet}`);
-      }
-      return loadImageFolder(dir, { limit: opts.limit, size: opts.size });
-    },
-  },
+  natural: photoFolder('natural', 'five natural photos from scikit-image, 32x32 RGB (labels are positions 0..4, names the photos)', '32x32x3'),
+  'natural-128': photoFolder('natural-128', 'the same five photos at 128x128 RGB, for attacks at 64x64 and beyond (resize with size)', '128x128x3'),
   cifar100: single('cifar100', "CIFAR-100, 32x32 RGB photos, 100 fine / 20 coarse classes (binary version); the paper's main dataset",
     '32x32x3', 100, { test: ['cifar-100-binary/test.bin'], train: ['cifar-100-binary/train.bin'] },
     'download https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz and extract it in the datasets folder ' +

@@ -17,7 +17,8 @@
  * outside the registry; on an attack path use nn.logSoftmax / nn.crossEntropy instead (a test
  * keeps watching tf.logSoftmax).
  *
- * `installTwiceDifferentiableGradients()` is idempotent and runs when this module is imported.
+ * `installTwiceDifferentiableGradients()` is idempotent; lib/engine/index.ts useEngine() calls it (importing
+ * this module changes nothing).
  * test/twice.test.ts checks each op against finite differences and PyTorch golden values.
  */
 import { tf } from './backend';
@@ -144,5 +145,3 @@ export function withStockGradients<T>(fn: () => T): T {
 
 /** Kernels whose gradients this module replaces or adds. */
 export const TWICE_DIFFERENTIABLE_KERNELS: readonly string[] = CONFIGS.map((c) => c.kernelName);
-
-installTwiceDifferentiableGradients();

@@ -8,7 +8,7 @@ import { makeCase, disposeCase } from '../cases/case';
 import { dlg } from '../attacks/dlg';
 import type { DlgStatus } from '../attacks/dlg';
 import { labelAccuracy } from '../analysis/labels';
-import { DEFAULT_DLG, RECOVERED_MSE, BATCH_TOLERANCES } from '../config';
+import { RECOVERED_MSE } from '../config';
 import type { BatchUpdate, LabelStrategy } from '../config';
 import type { LbfgsOptions } from '../attacks/optim/lbfgs';
 import { scoreBatch, batchImages, clip01 } from '../analysis/score';
@@ -27,7 +27,7 @@ export interface AttackBatchJob {
   snapshotEvery?: number;
   /** Stop at the first snapshot where every image is recovered (default true). */
   stopWhenRecovered?: boolean;
-  /** L-BFGS settings over DEFAULT_DLG's (torch defaults + strong Wolfe) with BATCH_TOLERANCES. */
+  /** L-BFGS settings over the 'batch' preset's (torch defaults + strong Wolfe + BATCH_TOLERANCES). */
   lbfgs?: Partial<LbfgsOptions>;
   /** Keep the clipped dummies of every snapshot, matched to the truth's order (for progress grids). */
   keepFrames?: boolean;
@@ -64,13 +64,13 @@ export function run(job: AttackBatchJob): AttackBatchResult {
   const frames: Img[][] = [];
   let iterationsToRecover: number | null = null;
   const r = dlg(c.model, c.shared, {
-    ...DEFAULT_DLG,
+    preset: 'batch',
     iterations: job.iterations,
     seed: job.seed,
     label: job.label,
     batchUpdate: job.batchUpdate,
     batchSize: n,
-    lbfgs: { ...DEFAULT_DLG.lbfgs, ...BATCH_TOLERANCES, ...(job.lbfgs ?? {}) },
+    lbfgs: job.lbfgs,
     snapshotEvery: job.snapshotEvery ?? 10,
     stopAt: (snap) => {
       const recs = batchImages({ shape: [n, ...c.model.inputShape] }, snap.data);

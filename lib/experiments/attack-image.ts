@@ -6,7 +6,6 @@
 import { makeCase, disposeCase } from '../cases/case';
 import { dlg } from '../attacks/dlg';
 import type { DlgStatus } from '../attacks/dlg';
-import { DEFAULT_DLG } from '../config';
 import { score, imageAt, clip01, mseCurve } from '../analysis/score';
 import type { Img } from '../data/image';
 
@@ -43,7 +42,7 @@ export interface AttackImageResult {
 export function run(job: AttackImageJob): AttackImageResult {
   const truth = job.image;
   const c = makeCase({ images: [truth], labels: [job.label], seed: job.seed, numClasses: job.numClasses });
-  const r = dlg(c.model, c.shared, { ...DEFAULT_DLG, iterations: job.iterations, seed: job.seed });
+  const r = dlg(c.model, c.shared, { iterations: job.iterations, seed: job.seed });
   const s = score(imageAt(r.data, r.shape, 0), truth);
   const curve = mseCurve(r, truth);
   disposeCase(c);

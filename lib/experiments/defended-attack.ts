@@ -2,7 +2,7 @@
  * One DLG run against a DEFENDED gradient, as a job for parallel.ts (paper, "Defenses"): the client
  * builds its case, transforms its shared gradient with a defense spec ('gaussian:1e-3', 'fp16',
  * 'prune:0.3', 'none', ...; see lib/defenses), and shares only the result; the attacker runs DLG
- * (DEFAULT_DLG: strong-Wolfe line search) on it; the truth scores the reconstruction.
+ * (the default preset: strong-Wolfe line search) on it; the truth scores the reconstruction.
  * Plain data in, plain data out (worker threads pass structured clones): curves are sampled every
  * 10 iterations and the reconstruction is one flat array of 32*32*3 numbers.
  */
@@ -10,7 +10,6 @@ import { loadImage } from '../data/image';
 import { makeCase, disposeCase } from '../cases/case';
 import { dlg } from '../attacks/dlg';
 import type { DlgStatus } from '../attacks/dlg';
-import { PAPER_DLG, DEFAULT_DLG } from '../config';
 import { score, imageAt, clip01, mseCurve } from '../analysis/score';
 import { parseDefense } from '../defenses';
 
@@ -23,7 +22,7 @@ export interface DefendedAttackJob {
   iterations: number;
   /** A defense spec: 'none', 'gaussian:1e-3', 'laplacian:1e-2', 'fp16', 'int8', 'prune:0.3', or '+'-joined. */
   defense: string;
-  /** L-BFGS line search; default 'strong_wolfe' (DEFAULT_DLG). 'none': the released code's settings. */
+  /** L-BFGS line search; default 'strong_wolfe' (the default preset). 'none': the released code's settings. */
   lineSearch?: 'none' | 'strong_wolfe';
   /** Image side in pixels (default 32). */
   size?: number;
@@ -60,7 +59,7 @@ export interface DefendedAttackResult extends DefendedAttackJob {
   shape: [number, number, number];
 }
 
-/** Curves are sampled every 10 iterations (DEFAULT_DLG.snapshotEvery, the paper's figures). */
+/** Curves are sampled every 10 iterations (the paper's figures). */
 const CURVE_EVERY = 10;
 
 /** Every `every`-th entry of a per-iteration series, and its last entry. */
@@ -79,13 +78,11 @@ export function run(job: DefendedAttackJob): DefendedAttackResult {
   // The client shares only the defended gradient.
   const c = makeCase({ images: [truth], labels: [job.label], seed: job.seed, defense });
   try {
-    const base = lineSearch === 'none' ? PAPER_DLG : DEFAULT_DLG;
     const r = dlg(c.model, c.shared, {
-      ...base,
+      preset: lineSearch === 'none' ? 'paper' : 'default', // 'paper' = the released settings, no line search
       iterations: job.iterations,
       seed: job.seed,
       snapshotEvery: CURVE_EVERY,
-      lbfgs: { ...base.lbfgs, lineSearch },
     });
     const s = score(imageAt(r.data, r.shape, 0), truth);
     const shown = clip01(imageAt(r.data, r.shape, 0));

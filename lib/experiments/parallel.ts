@@ -1,30 +1,57 @@
 /**
  * Run many independent jobs (attack sweeps: seeds, images, defenses) on all cores with worker
  * threads. A job is plain data; a task module exports `run(job)` and is loaded by each worker.
- * Results come back in job order. workers = 1 runs in this thread (no worker), same results.
+ * Results come back in job order. workers = 1 runs in this thread (no worker), same results: a job's
+ * result depends on the job alone, never on the worker that ran it.
  */
 import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 
-export interface PoolOptions {
+export interface PoolOptions<R = unknown> {
   /** Worker threads; default: number of CPU cores. */
   workers?: number;
-  /** Called after each finished job. */
+  /** Called after each finished job (failed ones too, when onError is given). */
   onProgress?: (done: number, total: number) => void;
+  /** Called with each result as it arrives (job index, result), before onProgress. */
+  onResult?: (index: number, result: R) => void;
+  /**
+   * Called when a job throws (job index, message). Without it the first failure rejects the whole
+   * run; with it the other jobs go on and the failed job's entry in the result array is undefined.
+   */
+  onError?: (index: number, message: string) => void;
 }
 
 /** A module path (absolute, compiled .js) exporting `run(job): result` (sync or async). */
-export async function runParallel<J, R>(taskModule: string, jobs: J[], options: PoolOptions = {}): Promise<R[]> {
+export async function runParallel<J, R>(taskModule: string, jobs: J[], options: PoolOptions<R> = {}): Promise<R[]> {
+  if (options.workers !== undefined && (!Number.isInteger(options.workers) || options.workers < 1)) {
+    throw new Error(`workers must be an integer >= 1, got ${options.workers}`);
+  }
   const workers = Math.max(1, Math.min(options.workers ?? os.cpus().length, jobs.length));
   const results: R[] = new Array(jobs.length);
   let done = 0;
+  const finish = (index: number, result: R | undefined, error?: string) => {
+    if (error !== undefined) {
+      if (!options.onError) throw new Error(`job ${index} failed: ${error}`);
+      options.onError(index, error);
+    } else {
+      results[index] = result as R;
+      options.onResult?.(index, result as R);
+    }
+    options.onProgress?.(++done, jobs.length);
+  };
   if (workers === 1) {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const task = require(taskModule) as { run: (job: J) => R | Promise<R> };
     for (let i = 0; i < jobs.length; i++) {
-      results[i] = await task.run(jobs[i]);
-      options.onProgress?.(++done, jobs.length);
+      let result: R | undefined;
+      let error: string | undefined;
+      try {
+        result = await task.run(jobs[i]);
+      } catch (e) {
+        error = e instanceof Error ? e.message : String(e);
+      }
+      finish(i, result, error);
     }
     return results;
   }
@@ -34,23 +61,22 @@ export async function runParallel<J, R>(taskModule: string, jobs: J[], options: 
     Array.from({ length: workers }, () =>
       new Promise<void>((resolve, reject) => {
         const worker = new Worker(workerFile, { workerData: { taskModule } });
-        let current = -1;
         const feed = () => {
           if (next >= jobs.length) {
             void worker.terminate().then(() => resolve());
             return;
           }
-          current = next++;
+          const current = next++;
           worker.postMessage({ index: current, job: jobs[current] });
         };
         worker.on('message', (m: { index: number; result?: R; error?: string }) => {
-          if (m.error !== undefined) {
+          try {
+            finish(m.index, m.result, m.error);
+          } catch (e) {
             void worker.terminate();
-            reject(new Error(`job ${m.index} failed: ${m.error}`));
+            reject(e);
             return;
           }
-          results[m.index] = m.result as R;
-          options.onProgress?.(++done, jobs.length);
           feed();
         });
         worker.on('error', reject);

@@ -1,14 +1,13 @@
 /**
  * One DLG run from a shared initial state (lib/reference/start-state.ts), as a job for parallel.ts:
  * the weights, private image and dummies another implementation (the PyTorch reference) drew, so that
- * both attack the same gradient from the same start. The released settings (PAPER_DLG: torch's
+ * both attack the same gradient from the same start. The released settings (preset 'paper': torch's
  * L-BFGS defaults) with the given line search, and every step run (no early stop), as the reference does.
  */
 import { readStart } from '../reference/start-state';
 import type { BaselineRun, LineSearch } from '../reference/baseline';
 import { makeCase, disposeCase } from '../cases/case';
 import { dlg } from '../attacks/dlg';
-import { PAPER_DLG } from '../config';
 import { score, imageAt } from '../analysis/score';
 
 export interface StartAttackJob {
@@ -27,10 +26,10 @@ export function run(job: StartAttackJob): BaselineRun {
   const c = makeCase({ images: st.images, labels: st.labels, seed: job.seed, model: st.model });
   try {
     const r = dlg(c.model, c.shared, {
-      ...PAPER_DLG,
+      preset: 'paper',
       iterations: job.iterations,
       patience: job.iterations + 1,
-      lbfgs: { ...PAPER_DLG.lbfgs, lineSearch: job.lineSearch },
+      lbfgs: { lineSearch: job.lineSearch },
       start: st.start,
     });
     const s = score(imageAt(r.data, r.shape, 0), st.images[0]);

@@ -4,7 +4,7 @@
  *   { kind: 'train', defense, seed, epochs }   train the paper's LeNet (sigmoid, U(-0.5, 0.5)
  *        weights, sized 8x8x1 -> 10) with SGD + momentum on the defended gradient of every minibatch
  *        -> { testAccuracy, trainSeconds, ... }: the accuracy the defense costs;
- *   { kind: 'attack', defense, seed, index }   DLG (DEFAULT_DLG) on the defended gradient of one
+ *   { kind: 'attack', defense, seed, index }   DLG (the default preset) on the defended gradient of one
  *        held-out digit, shared by a freshly initialised model of the same family (the paper's
  *        setting) -> { mse, recovered (MSE < 1e-3), ... }: whether the defense stopped the attack.
  *
@@ -20,7 +20,6 @@ import { makeCase, disposeCase } from '../cases/case';
 import { parseDefense } from '../defenses';
 import { dlg } from '../attacks/dlg';
 import type { DlgStatus } from '../attacks/dlg';
-import { DEFAULT_DLG } from '../config';
 import { score, imageAt, clip01 } from '../analysis/score';
 
 /** Seed of the fixed train / held-out split of the 1797 digits. */
@@ -149,7 +148,7 @@ export function runAttack(job: AttackJob): AttackJobResult {
   const defense = parseDefense(job.defense);
   const c = makeCase({ images: [truth], labels: [label], seed: job.seed, model: digitsLenet(job.seed), defense });
   try {
-    const r = dlg(c.model, c.shared, { ...DEFAULT_DLG, iterations: job.iterations ?? DEFAULT_DLG.iterations, seed: job.seed });
+    const r = dlg(c.model, c.shared, { iterations: job.iterations, seed: job.seed });
     const recon = imageAt(r.data, r.shape, 0);
     const s = score(recon, truth);
     return {

@@ -34,6 +34,9 @@ import { findPython, probePython, runReferenceAsync } from '../../lib/reference/
 import { recoveryRateJobs, summarize, machine, baselineMarkdown, agreement } from '../../lib/reference/baseline';
 import type { BaselineFile, BaselineRun, LineSearch } from '../../lib/reference/baseline';
 import { runParallel, progressBar } from '../../lib/experiments/parallel';
+import { readRecords, latestResults } from '../../lib/experiments/sweep';
+import type { DefendedAttackJob, DefendedAttackResult } from '../../lib/experiments/defended-attack';
+import { engineInfo } from '../../lib/engine';
 import type { StartAttackJob } from '../../lib/experiments/start-attack';
 import { ROOT } from './bench-cases';
 
@@ -125,31 +128,28 @@ async function torch(a: Record<string, unknown>): Promise<void> {
   }, out);
 }
 
-interface RecoveryRateOut { results: { image: string; seed: number; label: number; lineSearch: LineSearch; mse: number; recovered: boolean; recoveredLabel: number; labelOk: boolean; iterationsRun: number; evals: number; seconds: number; distance: number; status: string; defenseCanonical: string }[]; summaries: { engine: string }[] }
-
 function ours(a: Record<string, unknown>): void {
   const files = [a.none, a['strong-wolfe']].filter((f): f is string => typeof f === 'string');
-  if (files.length === 0) throw new UsageError('ours needs --none FILE and/or --strong-wolfe FILE (recovery-rate --out files)');
+  if (files.length === 0) throw new UsageError('ours needs --none FILE and/or --strong-wolfe FILE (recovery-rate --out files, JSON lines)');
   const commands = (a.command as string[] | undefined) ?? [];
   if (commands.length === 0) throw new UsageError('ours needs --command (the recovery-rate command lines that made the files)');
-  const runs: BaselineRun[] = [];
-  let engine = '';
-  for (const f of files) {
-    if (!fs.existsSync(f)) throw new UsageError(`no such file: ${f}`);
-    const j = JSON.parse(fs.readFileSync(f, 'utf8')) as RecoveryRateOut;
-    engine = j.summaries[0]?.engine ?? engine;
-    for (const r of j.results.filter((x) => x.defenseCanonical === 'none')) {
-      runs.push({ image: path.basename(r.image), seed: r.seed, label: r.label, lineSearch: r.lineSearch, mse: r.mse, recovered: r.recovered, recoveredLabel: r.recoveredLabel, labelOk: r.labelOk, iterations: r.iterationsRun, evaluations: r.evals, seconds: r.seconds, distance: r.distance, status: r.status });
-    }
-  }
+  for (const f of files) if (!fs.existsSync(f)) throw new UsageError(`no such file: ${f}`);
+  const records = [...latestResults(readRecords<DefendedAttackJob, DefendedAttackResult>(files)).values()];
+  const failed = records.filter((r) => r.result === undefined);
+  if (failed.length > 0) throw new Error(`${failed.length} failed runs in the files (${failed[0].key}: ${failed[0].error}); rerun recovery-rate to resume them`);
+  const runs: BaselineRun[] = records.map((rec) => rec.result as DefendedAttackResult).filter((r) => r.defenseCanonical === 'none').map((r) => ({
+    image: path.basename(r.image), seed: r.seed, label: r.label, lineSearch: r.lineSearch ?? 'strong_wolfe', mse: r.mse, recovered: r.recovered, recoveredLabel: r.recoveredLabel,
+    labelOk: r.labelOk, iterations: r.iterationsRun, evaluations: r.evals, seconds: r.seconds, distance: r.distance, status: r.status,
+  }));
+  const engine = engineInfo();
   const stat = fs.statSync(files[0]);
   write({
     implementation: 'deep-leakage-ts (npm run recovery-rate)',
-    description: 'The toolkit\'s DLG (lib/attacks/dlg.ts, PAPER_DLG / DEFAULT_DLG: the same LeNet, loss, joint label and torch.optim.LBFGS port with torch\'s defaults) on the runs of `npm run recovery-rate` (lib/cli/recovery-rate.ts): the photos of datasets/natural in sorted order x seeds 1..6, label (i*17 + seed*7) % 100, 32x32 RGB in [0, 1]; recovered = MSE < 1e-3. The attack stops early when L-BFGS has not moved the dummy for 3 steps (status converged / stalled), which changes evaluation counts, not outcomes.',
+    description: 'The toolkit\'s DLG (lib/attacks/dlg.ts, presets \'paper\' (--line-search none) and \'default\' (strong Wolfe): the same LeNet, loss, joint label and torch.optim.LBFGS port with torch\'s defaults) on the runs of `npm run recovery-rate` (lib/cli/recovery-rate.ts): the photos of datasets/natural in sorted order x seeds 1..6, label (i*17 + seed*7) % 100, 32x32 RGB in [0, 1]; recovered = MSE < 1e-3. The attack stops early once L-BFGS has not moved the dummy for 3 steps (status converged / stalled; patience 3), so its evaluation counts are those of the steps it ran.',
     commands: [...commands, nodeCommand()],
     date: stat.mtime.toISOString(),
     machine: machine(os.loadavg()[0]),
-    versions: { node: process.version, engine },
+    versions: { node: process.version, 'engine (this build)': engine },
     settings: { iterations: 300, seeds: 6, images: 'datasets/natural' },
     note: SEED_NOTE,
     summaries: summarize(runs),
@@ -183,7 +183,7 @@ async function sameStart(a: Record<string, unknown>): Promise<void> {
   ].join('\n');
   const file: BaselineFile & { agreementWithPytorch: typeof agree } = {
     implementation: 'deep-leakage-ts from PyTorch\'s initial states (same start)',
-    description: `The toolkit's dlg() (PAPER_DLG: torch's L-BFGS defaults; ${a.iterations} steps, every step run, no early stop) from each run's initial state as the PyTorch original drew it (lib/reference/start-state.ts, dlg's \`start\` option; lib/experiments/start-attack.ts): the same LeNet weights, private image, dummy image and dummy label logits. recovered = MSE < 1e-3.`,
+    description: `The toolkit's dlg() (preset 'paper': torch's L-BFGS defaults; ${a.iterations} steps, every step run, no early stop) from each run's initial state as the PyTorch original drew it (lib/reference/start-state.ts, dlg's \`start\` option; lib/experiments/start-attack.ts): the same LeNet weights, private image, dummy image and dummy label logits. recovered = MSE < 1e-3.`,
     commands: [nodeCommand()],
     date: new Date().toISOString(),
     machine: machine(load0),

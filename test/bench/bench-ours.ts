@@ -12,7 +12,7 @@
  * The per-evaluation timing calls the objective the attack uses (the public functions: fusedObjective,
  * or tfjs autodiff as dlg() builds it; textObjective) at the start point, in blocks sized from a
  * warm-up, exactly as the PyTorch reference times its closure. The attacks call dlg() from the shared
- * start with the released settings (PAPER_DLG: torch's L-BFGS defaults) and every step run (no early stop).
+ * start with the released settings (preset 'paper': torch's L-BFGS defaults) and every step run (no early stop).
  */
 import * as os from 'os';
 import { tf, engineInfo, useEngine, backendName } from '../../lib/engine';
@@ -123,12 +123,12 @@ function lenetSide(args: Record<string, unknown>): SideResult & { startDistance:
         const evalsAtStep: (number | null)[] = new Array(iterations).fill(null);
         const t = now();
         const res = dlg(c.model, c.shared, {
-          ...PAPER_DLG,
+          preset: 'paper',
           engine: engine === 'fused' ? 'auto' : 'tfjs',
           iterations,
           patience: iterations + 1, // every step runs, as in the reference (no early stop)
           batchSize,
-          lbfgs: { ...PAPER_DLG.lbfgs, lineSearch },
+          lbfgs: { lineSearch },
           start: st.start,
           // onStep(i) comes once step i + 1 has run (its first evaluation measured the distance after i steps)
           onStep: (i, _d, evals) => {
