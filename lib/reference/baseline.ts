@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { RECOVERED_MSE } from '../config';
+import { median } from '../analysis/stats';
 
 export type LineSearch = 'none' | 'strong_wolfe';
 
@@ -72,12 +73,6 @@ export function recoveryRateJobs(dir: string, seeds: number): BaselineJob[] {
     for (let seed = 1; seed <= seeds; seed++) jobs.push({ image, seed, label: (i * 17 + seed * 7) % 100 });
   });
   return jobs;
-}
-
-export function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 /** Summaries per line search, in the order the line searches first appear. */
