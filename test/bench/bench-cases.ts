@@ -9,6 +9,7 @@
 import * as path from 'path';
 import { loadImage } from '../../lib/data/image';
 import type { Img } from '../../lib/data/image';
+import { median } from '../../lib/analysis/stats';
 
 export const ROOT = path.join(__dirname, '../../..');
 const NATURAL = path.join(ROOT, 'datasets/natural');
@@ -103,9 +104,7 @@ export type Engine = keyof typeof ENGINES;
 export interface Stats { min: number; median: number; all: number[] }
 
 export function stats(all: number[]): Stats {
-  const s = [...all].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return { min: s[0], median: s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2, all };
+  return { min: Math.min(...all), median: median(all), all };
 }
 
 /** One 300-step attack from the shared start, on one side. */
