@@ -73,8 +73,14 @@ export interface DlgOptions extends Partial<Omit<DlgConfig, 'lbfgs'>> {
   lbfgs?: Partial<DlgConfig['lbfgs']>;
   /** Number of samples behind the shared gradient (1 in the paper's single-image figures). */
   batchSize?: number;
-  /** Called after each outer step (progress bars, notebooks). */
-  onStep?: (iteration: number, distance: number) => void;
+  /** Called after each outer step (progress bars, notebooks) with the objective evaluations so far. */
+  onStep?: (iteration: number, distance: number, evals: number) => void;
+  /**
+   * The dummy's starting point instead of the seeded draw: x0 = [dummy images NHWC flat, then the
+   * dummy label logits (joint label only), batchSize x numClasses]. E.g. the start the PyTorch
+   * reference drew (lib/reference/start-state.ts), to run the same trajectory. Copied, not changed.
+   */
+  start?: ArrayLike<number>;
   /**
    * Experiment hook, checked at every snapshot: true ends the run (status 'stopped'). Not part of the
    * attack: a harness that sees the truth may stop once it has measured what it needs.
@@ -87,7 +93,7 @@ export interface DlgOptions extends Partial<Omit<DlgConfig, 'lbfgs'>> {
  * The model's parameters are read, never changed; `shared` is not disposed.
  */
 export function dlg(model: Model, shared: Tensor[], options: DlgOptions = {}): DlgResult {
-  const { batchSize = 1, onStep, stopAt, preset = 'default', ...overrides } = options;
+  const { batchSize = 1, onStep, stopAt, start: startPoint, preset = 'default', ...overrides } = options;
   const config = dlgConfig(overrides, preset);
   checkShared(model, shared);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
@@ -103,8 +109,16 @@ export function dlg(model: Model, shared: Tensor[], options: DlgOptions = {}): D
   const fixedTarget = jointLabel ? null : oneHot(fixedLabels, k);
 
   const x0 = new Float64Array(imageSize + (jointLabel ? batchSize * k : 0));
-  for (let i = 0; i < imageSize; i++) x0[i] = config.init === 'normal' ? rng.normal() : rng.next();
-  for (let i = imageSize; i < x0.length; i++) x0[i] = rng.normal();
+  if (startPoint !== undefined) {
+    if (startPoint.length !== x0.length) {
+      throw new Error(`start has ${startPoint.length} values, expected ${x0.length} (${batchSize} x ${h}x${w}x${c} dummy images${jointLabel ? ` + ${batchSize} x ${k} label logits` : ''})`);
+    }
+    x0.set(startPoint);
+    if (!x0.every(Number.isFinite)) throw new Error('start has non-finite values');
+  } else {
+    for (let i = 0; i < imageSize; i++) x0[i] = config.init === 'normal' ? rng.normal() : rng.next();
+    for (let i = imageSize; i < x0.length; i++) x0[i] = rng.normal();
+  }
 
   const objective = (xd: Tensor4D, yd?: Tensor2D) => {
     const target = yd === undefined ? (fixedTarget as Tensor2D) : softmax(yd);
@@ -142,7 +156,7 @@ export function dlg(model: Model, shared: Tensor[], options: DlgOptions = {}): D
   let iteration = 0;
   while (iteration < config.iterations && status === 'completed') {
     losses.push(opt.step(closure)); // = losses[iteration]
-    if (iteration > 0) onStep?.(iteration, losses[iteration]);
+    if (iteration > 0) onStep?.(iteration, losses[iteration], evals);
     if (!Number.isFinite(losses[iteration]) || !opt.x.every(Number.isFinite)) {
       status = 'diverged';
       break;
@@ -164,7 +178,7 @@ export function dlg(model: Model, shared: Tensor[], options: DlgOptions = {}): D
     losses.push(iteration > 0 ? losses[iteration - 1] : NaN);
   } else {
     losses.push(closure(opt.x).loss); // = losses[iteration]
-    onStep?.(iteration, losses[iteration]);
+    onStep?.(iteration, losses[iteration], evals);
   }
   const finalDistance = losses[iteration];
   const data = Float32Array.from(opt.x.subarray(0, imageSize));

@@ -1,19 +1,26 @@
 /**
- * npm run bench [-- --iterations 300 --evals 200 --repeats 3 --line-search both --python PATH]
+ * npm run bench [-- --cases lenet32,lenet64,lenet32x8,bert --attack-cases lenet32,lenet64,lenet32x8
+ *                  --iterations 300 --line-search both --torch-threads 1,2 --engines fused
+ *                  --python PATH --out out/bench.json]
  *
- * Times the single-image DLG attack (LeNet, 32x32x3, label 7, datasets/natural/astronaut.png):
- * milliseconds per gradient-distance evaluation, seconds for the whole attack, peak memory; for
- * every engine available here, each in a fresh process:
- *   fused       the fused objective of lib/engine/fused.ts (engine 'fused'; what dlg() uses for LeNet by default)
- *   cpu-fast    tfjs autodiff on the pure-JS CPU backend with the fast kernels of lib/engine/kernels.ts
- *   cpu-stock   tfjs autodiff on tfjs's stock CPU kernels (per-evaluation timing only, unless --stock-attack)
- *   tensorflow  tfjs autodiff on native tfjs-node, if it loads
- * and the PyTorch original on the same image when a Python with torch is found ($DLG_PYTHON,
- * .venv/bin/python, python3). Per-evaluation times and attack times are each measured `repeats` times
- * (min and median reported: the machine may be shared); ratios are medians over PyTorch's medians.
- * The attack runs all `iterations` L-BFGS steps (no early stop), with the released code's settings
- * (no line search) and with strong Wolfe. Different implementations converge after different numbers
- * of evaluations, so both ratios are printed: per evaluation, and per 300-step attack.
+ * The toolkit against the PyTorch original doing the SAME work. For every LeNet case the reference
+ * (lib/reference/dlg_torch.py state) draws the released code's initial state (weights U(-0.5, 0.5),
+ * dummy image and label logits randn, torch.manual_seed 1234) for private images our loader made;
+ * both sides load that one file (lib/reference/start-state.ts), so they evaluate the same objective
+ * at the same points and run the same L-BFGS trajectory until float32 rounding separates them.
+ * The text case (small BERT MLM) goes the other way: our side writes the weights and dummies,
+ * lib/reference/bert_torch.py loads them. Measured, each side in its own fresh process:
+ *   - ms per evaluation of the objective (forward, parameter gradient, distance, second-order
+ *     backward) at the start point: median of --blocks blocks of ~--block-seconds each;
+ *   - the objective's value and gradient at the start on both sides (the check that the work is the same);
+ *   - seconds for a --iterations-step L-BFGS attack without line search (the released code) and with
+ *     strong Wolfe, from the shared start, every step run; evaluation counts and the loss after every
+ *     step on both sides (how long the trajectories stay together);
+ *   - peak RSS of each process;
+ * for ours (dlg() and the fused objective, whatever they currently are) and PyTorch with each of
+ * --torch-threads. --engines adds our other objective engines (tfjs autodiff with the fast kernels,
+ * stock kernels, native tfjs-node) to the per-evaluation table. Prints markdown tables; writes
+ * everything (with the machine) as JSON to --out.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -21,203 +28,266 @@ import * as os from 'os';
 import * as path from 'path';
 import { parseArgs, runMain, usage, UsageError } from '../../lib/cli/args';
 import type { FlagSpec } from '../../lib/cli/args';
-
-const ROOT = path.join(__dirname, '../../..');
-const IMAGE = path.join(ROOT, 'datasets/natural/astronaut.png');
-const ENGINES = ['fused', 'cpu-fast', 'cpu-stock', 'tensorflow'] as const;
-type Engine = (typeof ENGINES)[number];
-type LineSearch = 'none' | 'strong_wolfe';
+import { findPython, probePython, runReference } from '../../lib/reference/python';
+import { writeTruth, writeStart, readCheck, readStartConfig } from '../../lib/reference/start-state';
+import { readTextCheck } from '../../lib/reference/text-state';
+import { readSafetensors } from '../../lib/reference/safetensors';
+import { lenet } from '../../lib/models/lenet';
+import { createRng } from '../../lib/rng';
+import { CASES, ENGINES, LINE_SEARCHES, ROOT, stats } from './bench-cases';
+import type { BenchCase, Engine, LenetCase, LineSearch, SideResult, TextCase } from './bench-cases';
+import { benchMarkdown } from './bench-report';
+import type { BenchReport, CaseReport } from './bench-report';
 
 const SPEC: Record<string, FlagSpec> = {
-  iterations: { kind: 'int', help: 'L-BFGS steps of the timed attack', default: 300 },
-  evals: { kind: 'int', help: 'evaluations per timed block for the per-evaluation timing', default: 200 },
-  repeats: { kind: 'int', help: 'timed blocks and timed attacks per engine (min and median reported)', default: 3 },
+  cases: { kind: 'string', help: `comma-separated subset of ${Object.keys(CASES).join(',')}`, default: Object.keys(CASES).join(',') },
+  'attack-cases': { kind: 'string', help: "LeNet cases that also run the whole attack ('none': per evaluation only)", default: 'lenet32,lenet64,lenet32x8' },
+  iterations: { kind: 'int', help: 'L-BFGS steps of each attack', default: 300 },
   'line-search': { kind: 'string', help: "'none' (the released code), 'strong_wolfe' or 'both'", default: 'both' },
-  engines: { kind: 'string', help: `comma-separated subset of ${ENGINES.join(',')}`, default: ENGINES.join(',') },
-  python: { kind: 'string', help: 'Python with torch for the reference (default: search)' },
-  'torch-threads': { kind: 'int', help: 'torch.set_num_threads for the reference (0: torch default, one per core)', default: 0 },
-  only: { kind: 'string', help: 'run one engine in this process and print JSON (internal: child processes)' },
-  'stock-attack': { kind: 'boolean', help: "also run the whole attack on tfjs's stock CPU kernels (slow: ~10 minutes)" },
+  'attack-repeats': { kind: 'int', help: 'timed attacks per side and line search (median reported)', default: 1 },
+  blocks: { kind: 'int', help: 'timed blocks of evaluations per side and round (median of all reported)', default: 5 },
+  rounds: { kind: 'int', help: 'fresh processes per side for the per-evaluation timing, in alternating order (attacks: first round)', default: 2 },
+  'block-seconds': { kind: 'number', help: 'target length of one timed block', default: 0.5 },
+  'torch-threads': { kind: 'string', help: 'comma-separated torch.set_num_threads values, one reference process each', default: '1,2' },
+  engines: { kind: 'string', help: `our objective engines for the per-evaluation table: subset of ${Object.keys(ENGINES).join(',')}`, default: 'fused' },
+  'engine-attacks': { kind: 'boolean', help: 'also run the attacks on the extra engines (slow: tfjs autodiff ~3x, stock kernels ~25x)' },
+  python: { kind: 'string', help: 'Python with torch and numpy (default: $DLG_PYTHON, .venv, /tmp/torchvenv, python3)' },
+  'no-torch': { kind: 'boolean', help: 'skip the PyTorch reference (our side alone, from a state our side draws)' },
+  out: { kind: 'string', help: 'JSON report', default: 'out/bench.json' },
   help: { kind: 'boolean', help: 'show this help' },
 };
 
-interface Stats { min: number; median: number; all: number[] }
-
-interface AttackRow {
-  lineSearch: LineSearch;
-  seconds: Stats;
-  evals: number;
+interface Options {
+  cases: BenchCase[];
+  attackCases: Set<string>;
   iterations: number;
-  mse: number;
+  lineSearches: LineSearch[];
+  attackRepeats: number;
+  blocks: number;
+  rounds: number;
+  blockSeconds: number;
+  threads: number[];
+  engines: Engine[];
+  engineAttacks: boolean;
+  python?: string;
+  out: string;
 }
 
-interface Row {
-  impl: string;
-  msPerEval: Stats;
-  attacks: AttackRow[];
+function list(value: string, known: readonly string[], flag: string): string[] {
+  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const s of items) if (!known.includes(s)) throw new UsageError(`--${flag}: unknown '${s}' (known: ${known.join(', ')})`);
+  return items;
+}
+
+function options(argv: string[]): Options | null {
+  const a = parseArgs(argv, SPEC);
+  if (a.help) {
+    process.stdout.write(usage('npm run bench --', SPEC) + '\n');
+    return null;
+  }
+  for (const f of ['iterations', 'attack-repeats', 'blocks', 'rounds'] as const) if ((a[f] as number) < 1) throw new UsageError(`--${f} must be >= 1, got ${a[f]}`);
+  if (!((a['block-seconds'] as number) > 0)) throw new UsageError(`--block-seconds must be > 0, got ${a['block-seconds']}`);
+  const ls = a['line-search'] as string;
+  if (!['none', 'strong_wolfe', 'both'].includes(ls)) throw new UsageError(`--line-search must be 'none', 'strong_wolfe' or 'both', got '${ls}'`);
+  const cases = list(a.cases as string, Object.keys(CASES), 'cases').map((n) => CASES[n]);
+  if (cases.length === 0) throw new UsageError('--cases: no case given');
+  const attackCases = a['attack-cases'] === 'none' ? [] : list(a['attack-cases'] as string, Object.keys(CASES).filter((n) => CASES[n].kind === 'lenet'), 'attack-cases');
+  const threads = (a['torch-threads'] as string).split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--torch-threads: '${s}' is not a positive integer`);
+    return n;
+  });
+  const engines = list(a.engines as string, Object.keys(ENGINES), 'engines') as Engine[];
+  if (!engines.includes('fused')) engines.unshift('fused');
+  let python: string | undefined;
+  if (!a['no-torch']) {
+    if (typeof a.python === 'string') {
+      if (probePython(a.python) === null) throw new UsageError(`--python ${a.python}: cannot import torch and numpy with it`);
+      python = a.python;
+    } else python = findPython();
+  }
+  return {
+    cases, attackCases: new Set(attackCases), iterations: a.iterations as number, attackRepeats: a['attack-repeats'] as number,
+    lineSearches: ls === 'both' ? [...LINE_SEARCHES] : [ls as LineSearch], blocks: a.blocks as number, rounds: a.rounds as number, blockSeconds: a['block-seconds'] as number,
+    threads, engines, engineAttacks: a['engine-attacks'] === true, python, out: path.resolve(a.out as string),
+  };
+}
+
+/** Our side in a fresh process (bench-ours.js); null with a note on stderr if it fails (e.g. no native backend). */
+function ours(kind: 'lenet' | 'text', engine: Engine, args: string[]): (SideResult & { startDistance: number }) | null {
+  const env = { ...process.env };
+  delete env.DLG_FAST_KERNELS;
+  if (engine === 'native') delete env.DLG_BACKEND;
+  else env.DLG_BACKEND = 'cpu';
+  if (engine === 'stock') env.DLG_FAST_KERNELS = '0';
+  const r = spawnSync(process.execPath, [path.join(__dirname, 'bench-ours.js'), kind, '--engine', engine, ...args], { encoding: 'utf8', env, maxBuffer: 1 << 26 });
+  if (r.status !== 0) {
+    process.stderr.write(`  ours (${engine}): ${(r.stderr || '').trim().split('\n').pop()}\n`);
+    return null;
+  }
+  return JSON.parse(r.stdout.trim().split('\n').pop() as string);
+}
+
+interface TorchJson {
+  torch: string;
+  python: string;
+  threads: number;
+  msPerEvalAll: number[];
+  evalsPerBlock: number;
   peakRssMB: number;
-  note?: string;
+  attacks: { lineSearch: LineSearch; secondsAll: number[]; evals: number; iterations: number; losses: number[]; evalsAtStep: number[]; evalLosses: number[]; distance: number; mse: number }[];
 }
 
-function stats(all: number[]): Stats {
-  const s = [...all].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return { min: s[0], median: s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2, all };
+function torchSide(o: Options, script: string, args: string[], threads: number): SideResult {
+  const load0 = os.loadavg()[0];
+  const j = runReference<TorchJson>(o.python as string, script, ['bench', ...args, '--threads', String(threads), '--blocks', String(o.blocks), '--block-seconds', String(o.blockSeconds)]) as TorchJson;
+  return {
+    side: `PyTorch ${j.torch}, ${j.threads} thread${j.threads === 1 ? '' : 's'}`,
+    threads: j.threads,
+    torch: j.torch,
+    python: j.python,
+    msPerEval: stats(j.msPerEvalAll),
+    evalsPerBlock: j.evalsPerBlock,
+    attacks: j.attacks.map((a) => ({ lineSearch: a.lineSearch, seconds: stats(a.secondsAll), evals: a.evals, iterations: a.iterations, distance: a.distance, mse: a.mse, losses: a.losses, evalsAtStep: a.evalsAtStep, evalLosses: a.evalLosses })),
+    peakRssMB: j.peakRssMB,
+    load: [load0, os.loadavg()[0]],
+  };
 }
 
-/** One engine, in this process: warm up, time `repeats` blocks of `evals` evaluations, then the attacks. */
-function measure(engine: Engine, iterations: number, evals: number, repeats: number, lineSearches: LineSearch[], attack: boolean): Row {
-  if (engine !== 'tensorflow') process.env.DLG_BACKEND = 'cpu';
-  if (engine === 'cpu-stock') process.env.DLG_FAST_KERNELS = '0';
-  /* eslint-disable @typescript-eslint/no-var-requires */
-  const { engineInfo } = require('../../lib/engine') as typeof import('../../lib/engine');
-  const { backendName } = require('../../lib/engine/backend') as typeof import('../../lib/engine/backend');
-  const { loadImage } = require('../../lib/data/image') as typeof import('../../lib/data/image');
-  const { makeCase } = require('../../lib/cases/case') as typeof import('../../lib/cases/case');
-  const { dlg } = require('../../lib/attacks/dlg') as typeof import('../../lib/attacks/dlg');
-  const { PAPER_DLG } = require('../../lib/config') as typeof import('../../lib/config');
-  const { mse } = require('../../lib/analysis/metrics') as typeof import('../../lib/analysis/metrics');
-  const { imageAt } = require('../../lib/analysis/score') as typeof import('../../lib/analysis/score');
-  /* eslint-enable @typescript-eslint/no-var-requires */
-  if (engine === 'tensorflow' && backendName() !== 'tensorflow') throw new Error('native backend not available');
-  const truth = loadImage(IMAGE, { size: 32, channels: 3 });
-  const c = makeCase({ images: [truth], labels: [7], seed: 1 });
-  const config = { ...PAPER_DLG, seed: 1, engine: engine === 'fused' ? ('fused' as const) : ('tfjs' as const) };
-  // per-evaluation time: L-BFGS with maxIter 1 and no line search makes one evaluation per step
-  const oneEvalSteps = (n: number) => ({ ...config, iterations: n, patience: n + 1, lbfgs: { ...config.lbfgs, maxIter: 1, lineSearch: 'none' as const } });
-  dlg(c.model, c.shared, oneEvalSteps(Math.min(20, evals)));
-  const ms: number[] = [];
-  for (let r = 0; r < repeats; r++) {
-    const t0 = process.hrtime.bigint();
-    const timed = dlg(c.model, c.shared, oneEvalSteps(evals));
-    ms.push(Number(process.hrtime.bigint() - t0) / 1e6 / timed.evals);
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
   }
-  const attacks: AttackRow[] = [];
-  if (attack) {
-    for (const lineSearch of lineSearches) {
-      const seconds: number[] = [];
-      let last: ReturnType<typeof dlg> | undefined;
-      for (let r = 0; r < repeats; r++) {
-        const t0 = process.hrtime.bigint();
-        last = dlg(c.model, c.shared, { ...config, iterations, patience: iterations + 1, lbfgs: { ...config.lbfgs, lineSearch } });
-        seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
-      }
-      const r = last as ReturnType<typeof dlg>;
-      attacks.push({ lineSearch, seconds: stats(seconds), evals: r.evals, iterations: r.iterations, mse: mse(imageAt(r.data, r.shape, 0), truth) });
-    }
-  }
-  const peakRssMB = process.resourceUsage().maxRSS / 1024;
-  const info = engineInfo();
-  return { impl: engine === 'fused' ? 'fused (lib/fused, pure JS)' : `tfjs ${engine}`, msPerEval: stats(ms), attacks, peakRssMB, note: engine === 'fused' ? 'no tfjs ops per evaluation' : info };
+  return Math.sqrt(num / den);
 }
 
-function findPython(given?: string): string | undefined {
-  const candidates = [given, process.env.DLG_PYTHON, path.join(ROOT, '.venv/bin/python'), 'python3'].filter((p): p is string => !!p);
-  for (const p of candidates) {
-    const r = spawnSync(p, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
-    if (r.status === 0) return p;
-  }
-  return undefined;
+function ourGrad(file: string): Float64Array {
+  return readSafetensors(file).tensors['check.grad'].data as Float64Array;
 }
 
-/** The PyTorch original: one process per line search (its script times one setting). */
-function measureTorch(python: string, iterations: number, evals: number, repeats: number, lineSearches: LineSearch[], threads: number): Row | undefined {
-  /* eslint-disable-next-line @typescript-eslint/no-var-requires */
-  const { loadImage } = require('../../lib/data/image') as typeof import('../../lib/data/image');
-  const pixels = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dlg-bench-')), 'pixels.json');
-  fs.writeFileSync(pixels, JSON.stringify(Array.from(loadImage(IMAGE, { size: 32, channels: 3 }).data)));
-  let row: Row | undefined;
-  for (const lineSearch of lineSearches) {
-    const r = spawnSync(python, [path.join(ROOT, 'lib/reference/dlg_torch.py'), pixels, '--iterations', String(iterations), '--evals', String(evals), '--repeats', String(repeats), '--line-search', lineSearch, '--seed', '1234', '--threads', String(threads)], { encoding: 'utf8' });
-    if (r.status !== 0) {
-      process.stderr.write(`  PyTorch reference failed: ${r.stderr.trim().split('\n').pop()}\n`);
-      return undefined;
-    }
-    const j = JSON.parse(r.stdout.trim().split('\n').pop() as string);
-    const ms = stats(j.msPerEvalAll);
-    row ??= { impl: `pytorch ${j.torch} (${j.threads} threads)`, msPerEval: ms, attacks: [], peakRssMB: j.peakRssMB };
-    if (ms.median < row.msPerEval.median) row.msPerEval = ms; // the quieter of the two processes' blocks
-    row.peakRssMB = Math.max(row.peakRssMB, j.peakRssMB);
-    row.attacks.push({ lineSearch, seconds: stats(j.attackSecondsAll), evals: j.attackEvals, iterations: j.iterations, mse: j.mse });
+/** Draw a LeNet state on our side (no PyTorch here): the toolkit's LeNet init and dlg()'s dummy draw. */
+function ourState(c: LenetCase, truthFile: string, stateFile: string): void {
+  const { images } = c.images();
+  const config = readStartConfig(readSafetensors(truthFile), truthFile);
+  const [h, w, ch] = config.inputShape;
+  const model = lenet({ inputShape: [h, w, ch], numClasses: c.numClasses, seed: c.seed });
+  const rng = createRng(c.seed);
+  const start = new Float64Array(c.labels.length * (h * w * ch + c.numClasses));
+  for (let i = 0; i < start.length; i++) start[i] = rng.normal();
+  writeStart(stateFile, { model, images, labels: c.labels, start, config: { seed: c.seed } });
+}
+
+/**
+ * Run every side `o.rounds` times, each in a fresh process, the order reversed every other round
+ * (a shared machine's slow drifts then hit both sides alike); attacks in the first round only. The
+ * per-evaluation blocks of all rounds are pooled (median over all), peak RSS is the largest.
+ */
+function inRounds<T extends SideResult>(o: Options, sides: ((first: boolean) => T)[]): T[] {
+  const runs: T[][] = sides.map(() => []);
+  for (let r = 0; r < o.rounds; r++) {
+    const order = sides.map((_, i) => (r % 2 === 0 ? i : sides.length - 1 - i));
+    for (const i of order) runs[i].push(sides[i](r === 0));
   }
-  return row;
+  return runs.map((rs) => ({
+    ...rs[0],
+    msPerEval: stats(rs.flatMap((x) => x.msPerEval.all)),
+    peakRssMB: Math.max(...rs.map((x) => x.peakRssMB)),
+    load: [Math.min(...rs.map((x) => x.load[0])), Math.max(...rs.map((x) => x.load[1]))] as [number, number],
+    rounds: rs.length,
+  }));
+}
+
+function lenetCase(o: Options, c: LenetCase, dir: string): CaseReport {
+  const truth = path.join(dir, 'truth.safetensors');
+  const state = path.join(dir, 'state.safetensors');
+  const { images, names } = c.images();
+  writeTruth(truth, images, c.labels, c.numClasses, names);
+  if (o.python) runReference(o.python, 'dlg_torch.py', ['state', '--truth', truth, '--seed', String(c.seed), '--out', state]);
+  else ourState(c, truth, state);
+  const attack = o.attackCases.has(c.name);
+  const attackArgs = ['--iterations', String(o.iterations), '--line-search', o.lineSearches.join(','), '--attack-repeats', String(o.attackRepeats)];
+  const common = ['--state', state, '--blocks', String(o.blocks), '--block-seconds', String(o.blockSeconds)];
+  const oursCheck = path.join(dir, 'ours-check.safetensors');
+  const threads = o.python ? o.threads : [];
+  const [mine, ...torch] = inRounds(o, [
+    (first) => {
+      process.stderr.write(`${c.name}: ours (fused)${attack && first ? ' + attacks' : ''} ...\n`);
+      const r = ours('lenet', 'fused', [...common, ...(attack && first ? ['--attacks', ...attackArgs] : []), '--check-out', oursCheck]);
+      if (r === null) throw new Error(`${c.name}: our side failed`);
+      return r;
+    },
+    ...threads.map((t) => (first: boolean) => {
+      process.stderr.write(`${c.name}: PyTorch, ${t} thread(s)${attack && first ? ' + attacks' : ''} ...\n`);
+      return torchSide(o, 'dlg_torch.py', [...common, ...(attack && first ? attackArgs : ['--line-search', '']), '--check', path.join(dir, `torch-check-${t}.safetensors`)], t);
+    }),
+  ]) as [SideResult & { startDistance: number }, ...SideResult[]];
+  const config = readStartConfig(readSafetensors(state), state);
+  const agreement: CaseReport['agreement'] = threads.map((t) => {
+    const ref = readCheck(path.join(dir, `torch-check-${t}.safetensors`), config);
+    return { threads: t, oursDistance: mine.startDistance, torchDistance: ref.distance, distanceRelErr: Math.abs(mine.startDistance - ref.distance) / ref.distance, gradRelErr: relErr(ourGrad(oursCheck), ref.grad) };
+  });
+  const engines: SideResult[] = [mine];
+  for (const e of o.engines.filter((x) => x !== 'fused')) {
+    process.stderr.write(`${c.name}: ours (${e}) ...\n`);
+    const r = ours('lenet', e, [...common, ...(attack && o.engineAttacks ? ['--attacks', ...attackArgs] : []), '--check-out', path.join(dir, `ours-check-${e}.safetensors`)]);
+    if (r !== null) engines.push(r);
+  }
+  return { name: c.name, title: c.title, stateMadeBy: o.python ? 'PyTorch (dlg_torch.py state, seed ' + c.seed + ')' : 'ours (no PyTorch here)', ours: mine, torch, agreement, engines };
+}
+
+function textCase(o: Options, c: TextCase, dir: string): CaseReport {
+  const state = path.join(dir, 'state.safetensors');
+  const oursCheck = path.join(dir, 'ours-check.safetensors');
+  const threads = o.python ? o.threads : [];
+  const [mine, ...torch] = inRounds(o, [
+    () => {
+      process.stderr.write(`${c.name}: ours (textObjective) ...\n`);
+      const r = ours('text', 'fused', ['--sentence', c.sentence, '--seed', String(c.seed), '--state-out', state, '--check-out', oursCheck, '--blocks', String(o.blocks), '--block-seconds', String(o.blockSeconds), '--warmup', '3']);
+      if (r === null) throw new Error(`${c.name}: our side failed`);
+      return r;
+    },
+    ...threads.map((t) => () => {
+      process.stderr.write(`${c.name}: PyTorch, ${t} thread(s) ...\n`);
+      return torchSide(o, 'bert_torch.py', ['--state', state, '--check', path.join(dir, `torch-check-${t}.safetensors`)], t);
+    }),
+  ]) as [SideResult & { startDistance: number }, ...SideResult[]];
+  const agreement: CaseReport['agreement'] = threads.map((t) => {
+    const ref = readTextCheck(path.join(dir, `torch-check-${t}.safetensors`));
+    return { threads: t, oursDistance: mine.startDistance, torchDistance: ref.distance, distanceRelErr: Math.abs(mine.startDistance - ref.distance) / ref.distance, gradRelErr: relErr(ourGrad(oursCheck), ref.grad) };
+  });
+  return { name: c.name, title: c.title, stateMadeBy: 'ours (lib/models/bert.ts init, textDlg\'s dummy draw)', ours: mine, torch, agreement, engines: [mine] };
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2), SPEC);
-  if (args.help) return void process.stdout.write(usage('npm run bench --', SPEC) + '\n');
-  const iterations = args.iterations as number;
-  const evals = args.evals as number;
-  const repeats = args.repeats as number;
-  for (const [name, v] of [['iterations', iterations], ['evals', evals], ['repeats', repeats]] as const) {
-    if (v < 1) throw new UsageError(`--${name} must be >= 1, got ${v}`);
+  const o = options(process.argv.slice(2));
+  if (o === null) return;
+  const work = path.join(path.dirname(o.out), 'bench-states');
+  fs.mkdirSync(work, { recursive: true });
+  const versions = o.python ? probePython(o.python) : null;
+  if (!o.python) process.stderr.write('no PyTorch reference: our side only (see environment.md for a Python with torch)\n');
+  const load0 = os.loadavg()[0];
+  const started = Date.now();
+  const cases: CaseReport[] = [];
+  for (const c of o.cases) {
+    const dir = path.join(work, c.name);
+    fs.mkdirSync(dir, { recursive: true });
+    cases.push(c.kind === 'lenet' ? lenetCase(o, c, dir) : textCase(o, c, dir));
   }
-  if ((args['torch-threads'] as number) < 0) throw new UsageError(`--torch-threads must be >= 0, got ${args['torch-threads']}`);
-  const ls = args['line-search'] as string;
-  if (!['none', 'strong_wolfe', 'both'].includes(ls)) throw new UsageError(`--line-search must be 'none', 'strong_wolfe' or 'both', got '${ls}'`);
-  const lineSearches: LineSearch[] = ls === 'both' ? ['none', 'strong_wolfe'] : [ls as LineSearch];
-  const engines = (args.engines as string).split(',').map((e) => e.trim()).filter((e) => e !== '');
-  for (const e of engines) if (!(ENGINES as readonly string[]).includes(e)) throw new UsageError(`unknown engine '${e}' (known: ${ENGINES.join(', ')})`);
-  if (typeof args.only === 'string') {
-    const engine = args.only as Engine;
-    if (!(ENGINES as readonly string[]).includes(engine)) throw new UsageError(`unknown engine '${engine}' (known: ${ENGINES.join(', ')})`);
-    const attack = engine !== 'cpu-stock' || args['stock-attack'] === true;
-    process.stdout.write(JSON.stringify(measure(engine, iterations, evals, repeats, lineSearches, attack)) + '\n');
-    return;
-  }
-  const rows: Row[] = [];
-  const child = (engine: string) => {
-    const extra = args['stock-attack'] ? ['--stock-attack'] : [];
-    const stock = engine === 'cpu-stock';
-    const r = spawnSync(process.execPath, [__filename, '--only', engine, '--iterations', String(iterations), '--evals', stock ? String(Math.min(evals, 20)) : String(evals), '--repeats', String(repeats), '--line-search', ls, ...extra], { encoding: 'utf8' });
-    if (r.status !== 0) return undefined;
-    return JSON.parse(r.stdout.trim().split('\n').pop() as string) as Row;
+  const report: BenchReport = {
+    date: new Date().toISOString(),
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', platform: `${os.platform()} ${os.release()}`, node: process.version, torch: versions?.torch ?? null, python: versions?.python ?? null, load: [load0, os.loadavg()[0]] },
+    settings: { iterations: o.iterations, lineSearches: o.lineSearches, attackRepeats: o.attackRepeats, blocks: o.blocks, rounds: o.rounds, blockSeconds: o.blockSeconds, torchThreads: o.python ? o.threads : [], attackCases: [...o.attackCases], engines: o.engines },
+    wallSeconds: (Date.now() - started) / 1000,
+    cases,
   };
-  for (const engine of engines) {
-    process.stderr.write(`timing ${engine} ...\n`);
-    const row = child(engine);
-    if (row) rows.push(row);
-    else process.stderr.write(`  ${engine}: not available here\n`);
-  }
-  const python = findPython(args.python as string | undefined);
-  if (python) {
-    process.stderr.write(`timing the PyTorch original (${python}) ...\n`);
-    const row = measureTorch(python, iterations, evals, repeats, lineSearches, args['torch-threads'] as number);
-    if (row) rows.push(row);
-  } else process.stderr.write('no Python with torch found: PyTorch reference skipped (see environment.md)\n');
-  process.stdout.write(report(rows, iterations, repeats, lineSearches) + '\n');
-}
-
-function report(rows: Row[], iterations: number, repeats: number, lineSearches: LineSearch[]): string {
-  const torch = rows.find((r) => r.impl.startsWith('pytorch'));
-  const ratio = (a: number, b: number | undefined) => (b === undefined ? 'n/a' : (a / b).toFixed(2));
-  const f = (v: number, d: number) => (Number.isFinite(v) ? v.toFixed(d) : '-');
-  const lines = [
-    `DLG single-image attack, LeNet 32x32x3 (astronaut.png, label 7), ${os.cpus().length} cores, ${repeats} repeat(s): min / median`,
-    '',
-    '### Per evaluation (forward, parameter gradient, second-order backward)',
-    '',
-    '| implementation | ms / evaluation (min / median) | ratio to PyTorch (median) | peak RSS MB |',
-    '|---|---|---|---|',
-  ];
-  for (const r of rows) {
-    lines.push(`| ${r.impl} | ${f(r.msPerEval.min, 2)} / ${f(r.msPerEval.median, 2)} | ${ratio(r.msPerEval.median, torch?.msPerEval.median)} | ${f(r.peakRssMB, 0)} |`);
-  }
-  for (const lineSearch of lineSearches) {
-    const torchAttack = torch?.attacks.find((a) => a.lineSearch === lineSearch);
-    lines.push('', `### ${iterations}-step attack, line search: ${lineSearch}`, '');
-    lines.push('| implementation | attack s (min / median) | evaluations | ms per evaluation incl. L-BFGS | ratio to PyTorch (attack s, median) | final MSE |');
-    lines.push('|---|---|---|---|---|---|');
-    for (const r of rows) {
-      const a = r.attacks.find((x) => x.lineSearch === lineSearch);
-      if (!a) {
-        lines.push(`| ${r.impl} | skipped | - | - | - | - |`);
-        continue;
-      }
-      lines.push(`| ${r.impl} | ${f(a.seconds.min, 2)} / ${f(a.seconds.median, 2)} | ${a.evals} | ${f((a.seconds.median * 1000) / a.evals, 2)} | ${ratio(a.seconds.median, torchAttack?.seconds.median)} | ${a.mse.toExponential(2)} |`);
-    }
-  }
-  return lines.join('\n');
+  fs.mkdirSync(path.dirname(o.out), { recursive: true });
+  fs.writeFileSync(o.out, JSON.stringify(report, null, 1));
+  process.stdout.write(benchMarkdown(report) + '\n');
+  process.stderr.write(`written: ${path.relative(ROOT, o.out) || o.out}\n`);
 }
 
 runMain(main);
