@@ -25,7 +25,7 @@ export interface ModelOptions {
   batchNorm?: boolean;
   /** resnet20/32/56: 'identity' (option A, default) or 'projection' (1x1 conv + BatchNorm). */
   shortcut?: ResNetShortcut;
-  /** resnet20/32/56, resnet18-released: 'dlg' (U(-0.5, 0.5), default) or 'pytorch'. */
+  /** resnet20/32/56, resnet18-released: 'pytorch' (PyTorch's default, default) or 'dlg' (the released code's U(-0.5, 0.5)). */
   init?: ResNetInit;
 }
 

@@ -36,10 +36,21 @@
  *  - 'projection': option B, a 1x1 convolution (stride as the block) followed by BatchNorm (when
  *    on), named shortcut.0 / shortcut.1 as in PyTorch; the released ResNet-18 uses it.
  *
- * Initialisation ('dlg' by default, see ResNetInit): 'dlg' is the released DLG code's weights_init,
- * every weight and bias ~ U(-0.5, 0.5), BatchNorm's scale and shift included; 'pytorch' is PyTorch's
- * default (conv and linear weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), BatchNorm scale 1
- * and shift 0). Both are drawn from `seed`, parameter by parameter in PyTorch's order.
+ * Initialisation ('pytorch' by default, see ResNetInit): 'pytorch' is PyTorch's default (conv and
+ * linear weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), BatchNorm scale 1 and shift 0), what
+ * the released code's ResNet gets (its main script applies weights_init to LeNet only); 'dlg' is the
+ * released code's weights_init, every weight and bias ~ U(-0.5, 0.5), BatchNorm's scale and shift
+ * included. Both are drawn from `seed`, parameter by parameter in PyTorch's order. 'pytorch' is the
+ * default because it is the one DLG can work with: a sigmoid after every residual sum multiplies
+ * the gradient by at most 1/4 per block, and with BatchNorm scales ~ U(-0.5, 0.5) the first layers'
+ * gradients vanish (ResNet-20, 8x8 photo: squared gradient norm of conv1.weight ~1e-15 with 'dlg',
+ * ~1e-6 with 'pytorch', against ~25 for linear.weight), so the dummy image gets no gradient and
+ * DLG stops at once (lib/experiments/resnet.ts measures both).
+ *
+ * What the gradient cannot tell (lib/analysis/scale.ts): with BatchNorm in training mode and a
+ * bias-free first convolution, the output, the loss and every parameter gradient are the same for
+ * an input x and for a x (a > 0), up to BatchNorm's eps. DLG can then recover the image only up to
+ * that scale.
  *
  * Parameters are named and ordered as PyTorch's named_parameters() of the equivalent module
  * (conv1.weight, bn1.weight, bn1.bias, layer1.0.conv1.weight, ..., linear.weight, linear.bias),
@@ -78,7 +89,7 @@ export interface ResNetOptions {
   batchNorm?: boolean;
   /** 'identity' (option A) by default. */
   shortcut?: ResNetShortcut;
-  /** 'dlg' (U(-0.5, 0.5), the released code's) by default. */
+  /** 'pytorch' (PyTorch's default) by default; 'dlg': the released code's U(-0.5, 0.5). */
   init?: ResNetInit;
 }
 
@@ -90,7 +101,7 @@ export interface ResNet18ReleasedOptions {
   numClasses?: number;
   /** Default 1234. */
   seed?: number;
-  /** Default 'dlg' (weights_init of the released file); 'pytorch' is what the module gets without it. */
+  /** Default 'pytorch' (what the module gets: the released main script applies weights_init to LeNet only); 'dlg': weights_init's U(-0.5, 0.5). */
   init?: ResNetInit;
 }
 
@@ -255,7 +266,7 @@ export function resnet(depth: number, options: ResNetOptions = {}): Model {
     numClasses: options.numClasses ?? 100,
     seed: options.seed ?? 1234,
     activation,
-    init: options.init ?? 'dlg',
+    init: options.init ?? 'pytorch',
     batchNorm,
     shortcut,
     stemChannels: 16,
@@ -289,7 +300,7 @@ export function resnet18Released(options: ResNet18ReleasedOptions = {}): Model {
     numClasses: options.numClasses ?? 100,
     seed: options.seed ?? 1234,
     activation: 'sigmoid',
-    init: options.init ?? 'dlg',
+    init: options.init ?? 'pytorch',
     batchNorm: true,
     shortcut: 'projection',
     stemChannels: 64,
