@@ -50,7 +50,7 @@ describe('ResNet task (lib/experiments/resnet)', function () {
     assert.ok(r.recovered, `MSE ${r.mse}`);
     assert.ok(r.iterationsToRecover !== null && r.iterationsToRecoverUpToScale !== null && r.iterationsToRecoverUpToScale <= r.iterationsToRecover);
     assert.ok(Math.abs(r.scale - 1) < 0.02, `scale ${r.scale}`);
-    assert.equal(r.status, 'stopped'); // stopWhenRecovered
+    assert.equal(r.status, 'stopped'); // stopWhen 'recovered'
     assert.ok(r.labelOk);
   });
 
@@ -73,5 +73,6 @@ describe('ResNet task (lib/experiments/resnet)', function () {
     assert.throws(() => run({ ...tinyDlg, size: 2.5 }), /size must be a positive integer, got 2.5/);
     assert.throws(() => run({ ...tinyDlg, kind: 'train' } as never), /unknown job kind 'train' \(known: cost, dlg, inverting\)/);
     assert.throws(() => run({ kind: 'cost', model: 'resnet20', size: 4, seed: 1, evals: 0 }), /cost: evals must be a positive integer, got 0/);
+    assert.throws(() => run({ ...tinyDlg, stopWhen: 'soon' as never }), /stopWhen must be 'recovered', 'recovered-up-to-scale' or 'never', got 'soon'/);
   });
 });

@@ -11,9 +11,9 @@
  * The client's case is built by cases/case.ts with the named model (its BatchNorm in training mode,
  * batch statistics). The truth only scores the result, twice: the plain MSE (recovered: < 1e-3), and
  * the MSE after the least-squares scale of lib/analysis/scale.ts, because a BatchNorm ResNet's
- * gradient is blind to the input's scale. With `stopWhenRecovered` the harness (not the attacker)
- * ends a DLG run at the first snapshot with MSE < 1e-3. Every number is deterministic from the job
- * except the seconds.
+ * gradient is blind to the input's scale. With `stopWhen` the harness (not the attacker) ends a
+ * DLG run at the first snapshot with MSE (or scaled MSE) < 1e-3. Every number is deterministic from
+ * the job except the seconds.
  *
  * DLG's L-BFGS runs with RESNET_TOLERANCES unless the job says otherwise: torch's absolute
  * tolerances (max |gradient| <= 1e-7, loss change < 1e-9) end the attack on a sigmoid ResNet after
@@ -23,7 +23,7 @@
 import { loadImage } from '../data/image';
 import { makeCase, disposeCase } from '../cases/case';
 import { dlg } from '../attacks/dlg';
-import type { DlgResult, DlgStatus } from '../attacks/dlg';
+import type { DlgResult, DlgStatus, DlgSnapshot } from '../attacks/dlg';
 import { invertingGradients, DEFAULT_INVERTING } from '../attacks/inverting';
 import { DEFAULT_DLG, PAPER_DLG, RECOVERED_MSE, BATCH_TOLERANCES } from '../config';
 import type { DlgEngine } from '../config';
@@ -71,8 +71,12 @@ export interface AttackJob extends JobBase {
   lineSearch?: 'none' | 'strong_wolfe';
   /** DLG: objective engine (default 'auto': the fused objective where the model has one, LeNet; tfjs otherwise). */
   engine?: DlgEngine;
-  /** DLG: stop at the first snapshot (every 10 steps) with MSE < 1e-3 (default true). */
-  stopWhenRecovered?: boolean;
+  /**
+   * DLG, an experiment rule checked at every snapshot (every 10 steps): 'recovered' (default) stops
+   * at the first with MSE < 1e-3; 'recovered-up-to-scale' at the first with scaled MSE < 1e-3 (for
+   * BatchNorm models, whose gradient does not see the scale); 'never' runs all iterations.
+   */
+  stopWhen?: 'recovered' | 'recovered-up-to-scale' | 'never';
   /** DLG: L-BFGS options over the line search's defaults; default RESNET_TOLERANCES. */
   lbfgs?: Partial<LbfgsOptions>;
   /** Inverting Gradients: TV weight (default DEFAULT_INVERTING's 1e-4). */
@@ -166,8 +170,19 @@ function cost(job: CostJob): CostResult {
   }
 }
 
+/** The harness's stop rule at a snapshot (it sees the truth; the attack does not). */
+function stopRule(when: NonNullable<AttackJob['stopWhen']>, truth: Img): ((snap: DlgSnapshot) => boolean) | undefined {
+  const at = (snap: DlgSnapshot) => imageAt(snap.data, [1, truth.height, truth.width, truth.channels], 0);
+  if (when === 'recovered') return (snap) => mse(at(snap), truth) < RECOVERED_MSE;
+  if (when === 'recovered-up-to-scale') return (snap) => scaledMse(at(snap), truth).mse < RECOVERED_MSE;
+  return undefined; // 'never'
+}
+
+const STOP_RULES = ['recovered', 'recovered-up-to-scale', 'never'];
+
 function attack(job: AttackJob): AttackResult {
   if (!Number.isInteger(job.iterations) || job.iterations < 1) throw new Error(`iterations must be a positive integer, got ${job.iterations}`);
+  if (job.stopWhen !== undefined && !STOP_RULES.includes(job.stopWhen)) throw new Error(`stopWhen must be 'recovered', 'recovered-up-to-scale' or 'never', got '${job.stopWhen}'`);
   const model = buildModel(job);
   let truth: Img;
   try {
@@ -187,7 +202,7 @@ function attack(job: AttackJob): AttackResult {
         iterations: job.iterations,
         seed: job.seed,
         engine: job.engine ?? 'auto',
-        stopAt: job.stopWhenRecovered === false ? undefined : (snap) => mse(imageAt(snap.data, [1, job.size, job.size, 3], 0), truth) < RECOVERED_MSE,
+        stopAt: stopRule(job.stopWhen ?? 'recovered', truth),
       });
     } else {
       r = invertingGradients(c.model, c.shared, { ...DEFAULT_INVERTING, iterations: job.iterations, seed: job.seed, tv: job.tv ?? DEFAULT_INVERTING.tv });

@@ -1,0 +1,149 @@
+/**
+ * The ResNet study (lib/experiments/resnet-study.ts), run and recorded:
+ *
+ *   node dist/test/bench/resnet.js --part cost       [--size 32] [--evals 2]
+ *   node dist/test/bench/resnet.js --part dlg        [--size 16] [--iterations 300] [--images a.png,b.png]
+ *   node dist/test/bench/resnet.js --part inverting  [--size 16] [--inverting-iterations 1000] [--count 2]
+ *   node dist/test/bench/resnet.js --part summary
+ *
+ * Each part runs its jobs one after the other (--workers 1, the default: the machine is shared) and
+ * writes test/bench/results/resnet-<part>.json (the command, node version, engine, load average,
+ * and every result; reconstructions left out) and prints a table. `summary` reads the three files
+ * and prints the projection of the paper's 1,200-iteration ResNet-56 attack: the measured seconds
+ * per evaluation of ResNet-56 at 32x32 (strides removed) times the evaluations per L-BFGS iteration
+ * measured in the DLG runs on ResNet-20 (strong Wolfe, this toolkit's default) and with the
+ * released code's settings (no line search).
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { parseArgs, runMain, usage, UsageError } from '../../lib/cli/args';
+import type { FlagSpec } from '../../lib/cli/args';
+import { runParallel } from '../../lib/experiments/parallel';
+import { costJobs, dlgJobs, invertingJobs } from '../../lib/experiments/resnet-study';
+import { projectedSeconds } from '../../lib/experiments/resnet';
+import type { ResNetJob, ResNetResult, AttackResult, CostResult } from '../../lib/experiments/resnet';
+import { engineInfo } from '../../lib/engine';
+
+const ROOT = path.join(__dirname, '../../..');
+const RESULTS = path.join(ROOT, 'test/bench/results');
+const TASK = path.join(__dirname, '../../lib/experiments/resnet.js');
+
+const SPEC: Record<string, FlagSpec> = {
+  part: { kind: 'string', help: "'cost', 'dlg', 'inverting' or 'summary'" },
+  size: { kind: 'int', help: 'image side (default: 32 for cost, 16 for the attacks)' },
+  evals: { kind: 'int', help: 'cost: timed evaluations per model after the warm-up', default: 2 },
+  iterations: { kind: 'int', help: 'dlg: L-BFGS steps', default: 300 },
+  'inverting-iterations': { kind: 'int', help: 'inverting: Adam steps', default: 1000 },
+  count: { kind: 'int', help: 'inverting: number of photos', default: 2 },
+  images: { kind: 'string', help: 'comma-separated photo files (default: datasets/natural)' },
+  workers: { kind: 'int', help: 'worker threads', default: 1 },
+  out: { kind: 'string', help: 'result file (default test/bench/results/resnet-<part>.json)' },
+  help: { kind: 'boolean', help: 'show this help' },
+};
+
+interface Record_ {
+  command: string;
+  date: string;
+  node: string;
+  engine: string;
+  cpus: number;
+  loadavgStart: number[];
+  loadavgEnd: number[];
+  wallSeconds: number;
+  results: ResNetResult[];
+}
+
+const short = (file: string) => path.basename(file, path.extname(file));
+const fmt = (v: number, digits = 2) => (Number.isFinite(v) ? v.toExponential(digits) : String(v));
+
+function table(results: ResNetResult[]): string {
+  const lines: string[] = [];
+  for (const r of results) {
+    if (r.kind === 'cost') {
+      const c = r as CostResult;
+      lines.push(`${c.modelName.padEnd(100)} ${String(c.parameters).padStart(9)} params  ${(c.secondsPerEval * 1000).toFixed(0).padStart(7)} ms/eval (${c.evals} evals)`);
+    } else {
+      const a = r as AttackResult;
+      lines.push(`${a.kind.padEnd(9)} ${short(a.image).padEnd(9)} ${a.modelName.padEnd(96)} ${a.recovered ? 'RECOVERED' : 'not rec. '} mse ${fmt(a.mse)} scaled ${fmt(a.scaledMse)} (x${a.scale.toFixed(3)}) ` +
+        `label ${a.labelOk ? 'ok' : 'WRONG'} ${a.status.padEnd(9)} it ${String(a.iterationsRun).padStart(4)} (rec ${a.iterationsToRecover ?? '-'} / scaled ${a.iterationsToRecoverUpToScale ?? '-'}) ` +
+        `evals ${String(a.evals).padStart(5)} ${a.seconds.toFixed(0).padStart(5)} s ${(a.secondsPerEval * 1000).toFixed(0)} ms/eval objective ${fmt(a.objective)}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+function load(part: string): Record_ | undefined {
+  const file = path.join(RESULTS, `resnet-${part}.json`);
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record_) : undefined;
+}
+
+function summary(): void {
+  const cost = load('cost');
+  const dlg = load('dlg');
+  if (cost === undefined || dlg === undefined) throw new UsageError('summary needs test/bench/results/resnet-cost.json and resnet-dlg.json (run --part cost and --part dlg first)');
+  const r56 = cost.results.find((r) => r.kind === 'cost' && r.model === 'resnet56' && r.modelName.includes('strides removed')) as CostResult | undefined;
+  if (r56 === undefined) throw new Error('no ResNet-56 (strides removed) cost in resnet-cost.json');
+  type Run = AttackResult & { lineSearch?: string; lbfgs?: object };
+  const attacks = dlg.results.filter((r): r is Run => r.kind === 'dlg' && r.model === 'resnet20' && r.iterationsRun > 0);
+  const perIteration = (rs: AttackResult[]) => rs.reduce((a, r) => a + r.evals, 0) / rs.reduce((a, r) => a + r.iterationsRun, 0);
+  // strong Wolfe with this module's tolerances (no lbfgs override), and the released code's settings
+  const wolfe = attacks.filter((r) => r.lineSearch === undefined && r.lbfgs === undefined);
+  const released = attacks.filter((r) => r.lineSearch === 'none');
+  console.log(`ResNet-56 (sigmoid, strides removed) at 32x32: ${r56.secondsPerEval.toFixed(2)} s per DLG objective evaluation (${r56.evals} timed, load average ${cost.loadavgStart.map((v) => v.toFixed(1)).join(' ')})`);
+  for (const [what, rs] of [['strong Wolfe (this toolkit\'s default)', wolfe], ['no line search (the released code)', released]] as const) {
+    if (rs.length === 0) continue;
+    const e = perIteration(rs);
+    const s = projectedSeconds(r56.secondsPerEval, e);
+    console.log(`  ${what}: ${e.toFixed(1)} evaluations per iteration (ResNet-20 runs, ${rs.length}) -> 1,200 iterations: ${(s / 3600).toFixed(1)} h = ${(s / 86400).toFixed(2)} days`);
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2), SPEC);
+  if (args.help) {
+    console.log(usage('node dist/test/bench/resnet.js', SPEC));
+    return;
+  }
+  const part = args.part as string | undefined;
+  if (part === 'summary') return summary();
+  const images = typeof args.images === 'string' ? (args.images as string).split(',') : undefined;
+  let jobs: ResNetJob[];
+  if (part === 'cost') jobs = costJobs({ size: (args.size as number | undefined) ?? 32, evals: args.evals as number });
+  else if (part === 'dlg') jobs = dlgJobs({ size: args.size as number | undefined, iterations: args.iterations as number, images });
+  else if (part === 'inverting') jobs = invertingJobs({ size: args.size as number | undefined, invertingIterations: args['inverting-iterations'] as number, images, count: args.count as number });
+  else throw new UsageError(`--part must be 'cost', 'dlg', 'inverting' or 'summary', got ${part === undefined ? 'nothing' : `'${part}'`}`);
+
+  const loadavgStart = os.loadavg();
+  const start = Date.now();
+  const results = await runParallel<ResNetJob, ResNetResult>(TASK, jobs, {
+    workers: args.workers as number,
+    onProgress: (done, total) => process.stderr.write(`[${((Date.now() - start) / 1000).toFixed(0)} s] ${done}/${total} jobs done\n`),
+  });
+  const record: Record_ = {
+    command: `node dist/test/bench/resnet.js ${process.argv.slice(2).join(' ')}`,
+    date: new Date().toISOString(),
+    node: process.version,
+    engine: engineInfo(),
+    cpus: os.cpus().length,
+    loadavgStart,
+    loadavgEnd: os.loadavg(),
+    wallSeconds: (Date.now() - start) / 1000,
+    // the job's settings beside its result (lineSearch, lbfgs, modelOptions), reconstructions left out
+    results: results.map((r, i) => {
+      const { reconstruction, scaledReconstruction, ...rest } = r as AttackResult;
+      void reconstruction;
+      void scaledReconstruction;
+      const { kind, model, size, seed, ...settings } = jobs[i] as ResNetJob & Record<string, unknown>;
+      void kind; void model; void size; void seed;
+      return { ...settings, ...rest } as unknown as ResNetResult;
+    }),
+  };
+  const out = (args.out as string | undefined) ?? path.join(RESULTS, `resnet-${part}.json`);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify(record, null, 1) + '\n');
+  console.log(table(record.results));
+  console.log(`wrote ${path.relative(ROOT, out)} (${record.wallSeconds.toFixed(0)} s, load average ${loadavgStart.map((v) => v.toFixed(1)).join(' ')} -> ${record.loadavgEnd.map((v) => v.toFixed(1)).join(' ')})`);
+}
+
+runMain(main);
