@@ -4,7 +4,7 @@ import * as path from 'path';
 import { tf } from '../lib/engine';
 import { runParallel } from '../lib/experiments/parallel';
 import { run, projectedSeconds } from '../lib/experiments/resnet';
-import type { ResNetJob, ResNetResult, AttackResult, CostResult } from '../lib/experiments/resnet';
+import type { ResNetJob, ResNetResult, AttackResult, CostResult, NormsResult } from '../lib/experiments/resnet';
 
 const TASK = path.join(__dirname, '../lib/experiments/resnet.js');
 const IMAGE = path.join(__dirname, '../../datasets/natural/astronaut.png');
@@ -19,8 +19,11 @@ describe('ResNet task (lib/experiments/resnet)', function () {
   this.timeout(600000);
 
   it('cost: seconds per DLG objective evaluation through dlg() (engine tfjs), after a warm-up', () => {
-    const r = run({ kind: 'cost', model: 'resnet20', size: 4, seed: 1, evals: 2 }) as CostResult;
+    const r = run({ kind: 'cost', model: 'resnet20', size: 4, seed: 1, evals: 2, repeats: 3 }) as CostResult;
     assert.equal(r.evals, 3); // 2 fixed-length inner iterations + dlg()'s final evaluation
+    assert.equal(r.runs.length, 3);
+    assert.equal(r.secondsPerEval, Math.min(...r.runs));
+    assert.ok(r.secondsPerEvalMedian >= r.secondsPerEval && r.secondsPerEvalMedian <= Math.max(...r.runs));
     assert.equal(r.parameters, 269722 - 650 + 64 * 100 + 100);
     assert.ok(r.secondsPerEval > 0 && r.secondsPerEval < 60, `${r.secondsPerEval} s`);
     assert.match(r.modelName, /^ResNet-20 \(sigmoid, strides removed, BatchNorm, identity shortcuts, init pytorch\) 4x4x3 -> 100$/);
@@ -65,14 +68,27 @@ describe('ResNet task (lib/experiments/resnet)', function () {
     assert.ok(here.reconstruction.every((v) => v >= 0 && v <= 1));
   });
 
+  it("norms: the shared gradient's squared norm per parameter tensor; with the released U(-0.5, 0.5) init the first layers' vanish", () => {
+    const job = (init: 'dlg' | 'pytorch'): ResNetJob => ({ kind: 'norms', model: 'resnet20', modelOptions: { init }, size: 8, seed: 1, image: IMAGE, label: 7 });
+    const dlgInit = run(job('dlg')) as NormsResult;
+    const torchInit = run(job('pytorch')) as NormsResult;
+    assert.equal(dlgInit.paramNames[0], 'conv1.weight');
+    assert.equal(dlgInit.squaredNorms.length, 59);
+    assert.ok(Math.abs(dlgInit.total - dlgInit.squaredNorms.reduce((a, v) => a + v, 0)) < 1e-9 * dlgInit.total);
+    const share = (r: NormsResult) => r.squaredNorms[0] / r.total;
+    assert.ok(share(dlgInit) < 1e-12, `conv1.weight's share with 'dlg' init: ${share(dlgInit)}`);
+    assert.ok(share(torchInit) > 1e-9, `conv1.weight's share with 'pytorch' init: ${share(torchInit)}`);
+  });
+
   it('refuses bad jobs with one clear line', () => {
     assert.throws(() => run({ ...tinyDlg, model: 'vgg' }), /unknown model 'vgg' \(known: lenet, resnet20/);
     assert.throws(() => run({ ...tinyDlg, model: 'lenet', modelOptions: { strides: 'kept' } }), /model lenet has no option 'strides'/);
     assert.throws(() => run({ ...tinyDlg, modelOptions: { batchNorm: 'no' as never } }), /resnet20: batchNorm must be true or false/);
     assert.throws(() => run({ ...tinyDlg, iterations: 0 }), /iterations must be a positive integer, got 0/);
     assert.throws(() => run({ ...tinyDlg, size: 2.5 }), /size must be a positive integer, got 2.5/);
-    assert.throws(() => run({ ...tinyDlg, kind: 'train' } as never), /unknown job kind 'train' \(known: cost, dlg, inverting\)/);
+    assert.throws(() => run({ ...tinyDlg, kind: 'train' } as never), /unknown job kind 'train' \(known: cost, dlg, inverting, norms\)/);
     assert.throws(() => run({ kind: 'cost', model: 'resnet20', size: 4, seed: 1, evals: 0 }), /cost: evals must be a positive integer, got 0/);
+    assert.throws(() => run({ kind: 'cost', model: 'resnet20', size: 4, seed: 1, repeats: 1.5 }), /cost: repeats must be a positive integer, got 1.5/);
     assert.throws(() => run({ ...tinyDlg, stopWhen: 'soon' as never }), /stopWhen must be 'recovered', 'recovered-up-to-scale' or 'never', got 'soon'/);
   });
 });

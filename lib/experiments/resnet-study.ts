@@ -9,10 +9,11 @@
  *                   up to its scale, the others once it is found), then the variants on the first photo:
  *                   strides kept, the released code's U(-0.5, 0.5) init, no BatchNorm, torch's L-BFGS
  *                   tolerances, the released code's L-BFGS (no line search: evaluations per iteration);
- *  - invertingJobs: Inverting Gradients on the same photos, LeNet and ResNet-20.
+ *  - invertingJobs: Inverting Gradients on the same photos, LeNet and ResNet-20;
+ *  - normsJobs:     the squared norm of every parameter tensor's shared gradient, per model variant.
  */
 import * as path from 'path';
-import type { CostJob, AttackJob, ExtraModelOptions } from './resnet';
+import type { CostJob, AttackJob, NormsJob, ExtraModelOptions } from './resnet';
 
 export interface StudyOptions {
   /** Photo files (default: datasets/natural/*.png of this repository). */
@@ -34,13 +35,14 @@ export const NATURAL_PHOTOS: readonly string[] = ['astronaut', 'chelsea', 'coffe
 const LABELS = [7, 3, 11, 42, 64, 25, 90, 51];
 
 /** The cost jobs: LeNet, then ResNet-20 / 32 / 56 with strides removed and kept. */
-export function costJobs(options: { size?: number; seed?: number; evals?: number } = {}): CostJob[] {
+export function costJobs(options: { size?: number; seed?: number; evals?: number; repeats?: number } = {}): CostJob[] {
   const size = options.size ?? 32;
   const seed = options.seed ?? 1;
   const evals = options.evals ?? 2;
-  const jobs: CostJob[] = [{ kind: 'cost', model: 'lenet', size, seed, evals }];
+  const repeats = options.repeats ?? 3;
+  const jobs: CostJob[] = [{ kind: 'cost', model: 'lenet', size, seed, evals, repeats }];
   for (const model of ['resnet20', 'resnet32', 'resnet56']) {
-    for (const strides of ['removed', 'kept'] as const) jobs.push({ kind: 'cost', model, modelOptions: { strides }, size, seed, evals });
+    for (const strides of ['removed', 'kept'] as const) jobs.push({ kind: 'cost', model, modelOptions: { strides }, size, seed, evals, repeats });
   }
   return jobs;
 }
@@ -72,6 +74,23 @@ export function dlgJobs(options: StudyOptions = {}): AttackJob[] {
     job('resnet20', first, { ...upToScale, lbfgs: { toleranceGrad: 1e-7, toleranceChange: 1e-9 } }),
     job('resnet20', first, { ...upToScale, lineSearch: 'none', iterations: Math.min(iterations, 20) }),
   );
+  return jobs;
+}
+
+/**
+ * The gradient-norm jobs (first photo): ResNet-20 with either init, BatchNorm on and off, ReLU and
+ * tanh for contrast, ResNet-56 and LeNet: where the shared gradient vanishes, DLG has nothing to match.
+ */
+export function normsJobs(options: StudyOptions = {}): NormsJob[] {
+  const size = options.size ?? 16;
+  const seed = options.seed ?? 1;
+  const p = photos(options)[0];
+  const job = (model: string, modelOptions?: ExtraModelOptions): NormsJob => ({ kind: 'norms', model, modelOptions, size, seed, ...p });
+  const jobs: NormsJob[] = [job('lenet')];
+  for (const init of ['pytorch', 'dlg'] as const) {
+    for (const batchNorm of [true, false]) jobs.push(job('resnet20', { init, batchNorm }));
+  }
+  jobs.push(job('resnet20', { activation: 'relu' }), job('resnet20', { activation: 'tanh' }), job('resnet20', { strides: 'kept' }), job('resnet56'));
   return jobs;
 }
 

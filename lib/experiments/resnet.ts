@@ -3,10 +3,13 @@
  *
  *  - 'cost':      seconds per DLG objective evaluation (forward, parameter gradient, second-order
  *                 backward) of a model at a size, measured through dlg() itself with engine 'tfjs'
- *                 (autodiff through lib/attacks/objective.ts): a warm-up run, then one L-BFGS step of
- *                 `evals` fixed-length inner iterations (no line search: one evaluation each);
+ *                 (autodiff through lib/attacks/objective.ts): a warm-up run, then `repeats` runs of
+ *                 one L-BFGS step of `evals` fixed-length inner iterations (no line search: one
+ *                 evaluation each); the minimum and the median over the runs (the machine may be shared);
  *  - 'dlg':       DLG (lib/attacks/dlg.ts) on a photo against a model of the registry (lib/models);
- *  - 'inverting': Inverting Gradients (lib/attacks/inverting.ts) on the same case.
+ *  - 'inverting': Inverting Gradients (lib/attacks/inverting.ts) on the same case;
+ *  - 'norms':     the squared norm of the shared gradient of every parameter tensor (where the
+ *                 gradient vanishes, the attack has nothing to match).
  *
  * The client's case is built by cases/case.ts with the named model (its BatchNorm in training mode,
  * batch statistics). The truth only scores the result, twice: the plain MSE (recovered: < 1e-3), and
@@ -56,8 +59,10 @@ interface JobBase {
 
 export interface CostJob extends JobBase {
   kind: 'cost';
-  /** Evaluations to time after the warm-up (default 3). */
+  /** Evaluations per timed run (default 2; dlg() adds its final evaluation). */
   evals?: number;
+  /** Timed runs after the warm-up (default 3). */
+  repeats?: number;
 }
 
 export interface AttackJob extends JobBase {
@@ -83,7 +88,14 @@ export interface AttackJob extends JobBase {
   tv?: number;
 }
 
-export type ResNetJob = CostJob | AttackJob;
+export interface NormsJob extends JobBase {
+  kind: 'norms';
+  /** The private image (any size; resized to size x size). */
+  image: string;
+  label: number;
+}
+
+export type ResNetJob = CostJob | AttackJob | NormsJob;
 
 interface ResultBase {
   kind: ResNetJob['kind'];
@@ -97,9 +109,14 @@ interface ResultBase {
 
 export interface CostResult extends ResultBase {
   kind: 'cost';
+  /** Evaluations per timed run. */
   evals: number;
-  /** Wall seconds per evaluation (after a warm-up). */
+  /** Wall seconds per evaluation, the minimum over the timed runs. */
   secondsPerEval: number;
+  /** The median over the timed runs. */
+  secondsPerEvalMedian: number;
+  /** Every timed run's seconds per evaluation. */
+  runs: number[];
 }
 
 export interface AttackResult extends ResultBase {
@@ -138,7 +155,18 @@ export interface AttackResult extends ResultBase {
   scaledReconstruction: number[];
 }
 
-export type ResNetResult = CostResult | AttackResult;
+export interface NormsResult extends ResultBase {
+  kind: 'norms';
+  image: string;
+  label: number;
+  paramNames: string[];
+  /** ||dL/dW||^2 of each parameter tensor, in paramNames order. */
+  squaredNorms: number[];
+  /** Their sum: ||g||^2. */
+  total: number;
+}
+
+export type ResNetResult = CostResult | AttackResult | NormsResult;
 
 /** The job's model at its size (throws the registry's one-line errors). */
 function buildModel(job: JobBase) {
@@ -155,16 +183,28 @@ function probeImage(size: number): Img {
 }
 
 function cost(job: CostJob): CostResult {
-  const evals = job.evals ?? 3;
+  const evals = job.evals ?? 2;
+  const repeats = job.repeats ?? 3;
   if (!Number.isInteger(evals) || evals < 1) throw new Error(`cost: evals must be a positive integer, got ${evals}`);
+  if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`cost: repeats must be a positive integer, got ${repeats}`);
   const model = buildModel(job);
   const c = makeCase({ images: [probeImage(job.size)], labels: [0], seed: job.seed, model });
   try {
     // fixed-length L-BFGS steps (no line search, tolerances 0): one evaluation per inner iteration
     const lbfgs = { ...PAPER_DLG.lbfgs, toleranceGrad: 0, toleranceChange: 0 };
     dlg(c.model, c.shared, { ...PAPER_DLG, engine: 'tfjs', iterations: 1, seed: job.seed, lbfgs: { ...lbfgs, maxIter: 1 } }); // warm-up
-    const r = dlg(c.model, c.shared, { ...PAPER_DLG, engine: 'tfjs', iterations: 1, seed: job.seed, lbfgs: { ...lbfgs, maxIter: evals, maxEval: evals } });
-    return { kind: 'cost', model: job.model, modelName: c.model.name, parameters: parameterCount(c.model), size: job.size, seed: job.seed, evals: r.evals, secondsPerEval: r.seconds / r.evals };
+    const runs: number[] = [];
+    let count = 0;
+    for (let i = 0; i < repeats; i++) {
+      const r = dlg(c.model, c.shared, { ...PAPER_DLG, engine: 'tfjs', iterations: 1, seed: job.seed, lbfgs: { ...lbfgs, maxIter: evals, maxEval: evals } });
+      runs.push(r.seconds / r.evals);
+      count = r.evals;
+    }
+    const sorted = [...runs].sort((a, b) => a - b);
+    return {
+      kind: 'cost', model: job.model, modelName: c.model.name, parameters: parameterCount(c.model), size: job.size, seed: job.seed,
+      evals: count, secondsPerEval: sorted[0], secondsPerEvalMedian: sorted[Math.floor((sorted.length - 1) / 2)], runs,
+    };
   } finally {
     disposeCase(c);
   }
@@ -176,6 +216,32 @@ function stopRule(when: NonNullable<AttackJob['stopWhen']>, truth: Img): ((snap:
   if (when === 'recovered') return (snap) => mse(at(snap), truth) < RECOVERED_MSE;
   if (when === 'recovered-up-to-scale') return (snap) => scaledMse(at(snap), truth).mse < RECOVERED_MSE;
   return undefined; // 'never'
+}
+
+function norms(job: NormsJob): NormsResult {
+  const model = buildModel(job);
+  let truth: Img;
+  try {
+    truth = loadImage(job.image, { size: job.size, channels: 3 });
+  } catch (e) {
+    disposeModel(model);
+    throw e;
+  }
+  const c = makeCase({ images: [truth], labels: [job.label], seed: job.seed, model });
+  try {
+    const squaredNorms = c.shared.map((g) => {
+      const v = g.dataSync();
+      let s = 0;
+      for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+      return s;
+    });
+    return {
+      kind: 'norms', model: job.model, modelName: c.model.name, parameters: parameterCount(c.model), size: job.size, seed: job.seed,
+      image: job.image, label: job.label, paramNames: [...c.model.paramNames], squaredNorms, total: squaredNorms.reduce((a, v) => a + v, 0),
+    };
+  } finally {
+    disposeCase(c);
+  }
 }
 
 const STOP_RULES = ['recovered', 'recovered-up-to-scale', 'never'];
@@ -250,7 +316,8 @@ function attack(job: AttackJob): AttackResult {
 export function run(job: ResNetJob): ResNetResult {
   if (job.kind === 'cost') return cost(job);
   if (job.kind === 'dlg' || job.kind === 'inverting') return attack(job);
-  throw new Error(`unknown job kind '${(job as { kind: string }).kind}' (known: cost, dlg, inverting)`);
+  if (job.kind === 'norms') return norms(job);
+  throw new Error(`unknown job kind '${(job as { kind: string }).kind}' (known: cost, dlg, inverting, norms)`);
 }
 
 /**

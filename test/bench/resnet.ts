@@ -4,6 +4,7 @@
  *   node dist/test/bench/resnet.js --part cost       [--size 32] [--evals 2]
  *   node dist/test/bench/resnet.js --part dlg        [--size 16] [--iterations 300] [--images a.png,b.png]
  *   node dist/test/bench/resnet.js --part inverting  [--size 16] [--inverting-iterations 1000] [--count 2]
+ *   node dist/test/bench/resnet.js --part norms      [--size 16]
  *   node dist/test/bench/resnet.js --part summary
  *
  * Each part runs its jobs one after the other (--workers 1, the default: the machine is shared) and
@@ -20,9 +21,9 @@ import * as path from 'path';
 import { parseArgs, runMain, usage, UsageError } from '../../lib/cli/args';
 import type { FlagSpec } from '../../lib/cli/args';
 import { runParallel } from '../../lib/experiments/parallel';
-import { costJobs, dlgJobs, invertingJobs } from '../../lib/experiments/resnet-study';
+import { costJobs, dlgJobs, invertingJobs, normsJobs } from '../../lib/experiments/resnet-study';
 import { projectedSeconds } from '../../lib/experiments/resnet';
-import type { ResNetJob, ResNetResult, AttackResult, CostResult } from '../../lib/experiments/resnet';
+import type { ResNetJob, ResNetResult, AttackResult, CostResult, NormsResult } from '../../lib/experiments/resnet';
 import { engineInfo } from '../../lib/engine';
 
 const ROOT = path.join(__dirname, '../../..');
@@ -30,9 +31,10 @@ const RESULTS = path.join(ROOT, 'test/bench/results');
 const TASK = path.join(__dirname, '../../lib/experiments/resnet.js');
 
 const SPEC: Record<string, FlagSpec> = {
-  part: { kind: 'string', help: "'cost', 'dlg', 'inverting' or 'summary'" },
+  part: { kind: 'string', help: "'cost', 'dlg', 'inverting', 'norms' or 'summary'" },
   size: { kind: 'int', help: 'image side (default: 32 for cost, 16 for the attacks)' },
-  evals: { kind: 'int', help: 'cost: timed evaluations per model after the warm-up', default: 2 },
+  evals: { kind: 'int', help: 'cost: evaluations per timed run', default: 2 },
+  repeats: { kind: 'int', help: 'cost: timed runs per model (min and median reported)', default: 3 },
   iterations: { kind: 'int', help: 'dlg: L-BFGS steps', default: 300 },
   'inverting-iterations': { kind: 'int', help: 'inverting: Adam steps', default: 1000 },
   count: { kind: 'int', help: 'inverting: number of photos', default: 2 },
@@ -60,9 +62,17 @@ const fmt = (v: number, digits = 2) => (Number.isFinite(v) ? v.toExponential(dig
 function table(results: ResNetResult[]): string {
   const lines: string[] = [];
   for (const r of results) {
+    if (r.kind === 'norms') {
+      const n = r as NormsResult;
+      const share = (name: string) => fmt(n.squaredNorms[n.paramNames.indexOf(name)] / n.total, 1);
+      const first = n.paramNames[0];
+      const lastConv = [...n.paramNames].reverse().find((p) => p.includes('conv') && p.endsWith('weight')) ?? first;
+      lines.push(`${n.modelName.padEnd(100)} ||g||^2 ${fmt(n.total)}  share of ${first} ${share(first)}, ${lastConv} ${share(lastConv)}, ${n.paramNames[n.paramNames.length - 2]} ${share(n.paramNames[n.paramNames.length - 2])}`);
+      continue;
+    }
     if (r.kind === 'cost') {
       const c = r as CostResult;
-      lines.push(`${c.modelName.padEnd(100)} ${String(c.parameters).padStart(9)} params  ${(c.secondsPerEval * 1000).toFixed(0).padStart(7)} ms/eval (${c.evals} evals)`);
+      lines.push(`${c.modelName.padEnd(100)} ${String(c.parameters).padStart(9)} params  ${(c.secondsPerEval * 1000).toFixed(0).padStart(7)} ms/eval min, ${(c.secondsPerEvalMedian * 1000).toFixed(0).padStart(7)} median (${c.runs.length} runs of ${c.evals} evals)`);
     } else {
       const a = r as AttackResult;
       lines.push(`${a.kind.padEnd(9)} ${short(a.image).padEnd(9)} ${a.modelName.padEnd(96)} ${a.recovered ? 'RECOVERED' : 'not rec. '} mse ${fmt(a.mse)} scaled ${fmt(a.scaledMse)} (x${a.scale.toFixed(3)}) ` +
@@ -90,12 +100,13 @@ function summary(): void {
   // strong Wolfe with this module's tolerances (no lbfgs override), and the released code's settings
   const wolfe = attacks.filter((r) => r.lineSearch === undefined && r.lbfgs === undefined);
   const released = attacks.filter((r) => r.lineSearch === 'none');
-  console.log(`ResNet-56 (sigmoid, strides removed) at 32x32: ${r56.secondsPerEval.toFixed(2)} s per DLG objective evaluation (${r56.evals} timed, load average ${cost.loadavgStart.map((v) => v.toFixed(1)).join(' ')})`);
+  console.log(`ResNet-56 (sigmoid, strides removed) at 32x32: ${r56.secondsPerEval.toFixed(2)} s per DLG objective evaluation (min of ${r56.runs.length} runs; median ${r56.secondsPerEvalMedian.toFixed(2)} s; load average ${cost.loadavgStart.map((v) => v.toFixed(1)).join(' ')})`);
   for (const [what, rs] of [['strong Wolfe (this toolkit\'s default)', wolfe], ['no line search (the released code)', released]] as const) {
     if (rs.length === 0) continue;
     const e = perIteration(rs);
     const s = projectedSeconds(r56.secondsPerEval, e);
-    console.log(`  ${what}: ${e.toFixed(1)} evaluations per iteration (ResNet-20 runs, ${rs.length}) -> 1,200 iterations: ${(s / 3600).toFixed(1)} h = ${(s / 86400).toFixed(2)} days`);
+    const m = projectedSeconds(r56.secondsPerEvalMedian, e);
+    console.log(`  ${what}: ${e.toFixed(1)} evaluations per iteration (${rs.length} ResNet-20 runs) -> 1,200 iterations: ${(s / 3600).toFixed(0)} h = ${(s / 86400).toFixed(1)} days at the minimum, ${(m / 86400).toFixed(1)} days at the median`);
   }
 }
 
@@ -109,10 +120,11 @@ async function main(): Promise<void> {
   if (part === 'summary') return summary();
   const images = typeof args.images === 'string' ? (args.images as string).split(',') : undefined;
   let jobs: ResNetJob[];
-  if (part === 'cost') jobs = costJobs({ size: (args.size as number | undefined) ?? 32, evals: args.evals as number });
+  if (part === 'cost') jobs = costJobs({ size: (args.size as number | undefined) ?? 32, evals: args.evals as number, repeats: args.repeats as number });
   else if (part === 'dlg') jobs = dlgJobs({ size: args.size as number | undefined, iterations: args.iterations as number, images });
+  else if (part === 'norms') jobs = normsJobs({ size: args.size as number | undefined, images });
   else if (part === 'inverting') jobs = invertingJobs({ size: args.size as number | undefined, invertingIterations: args['inverting-iterations'] as number, images, count: args.count as number });
-  else throw new UsageError(`--part must be 'cost', 'dlg', 'inverting' or 'summary', got ${part === undefined ? 'nothing' : `'${part}'`}`);
+  else throw new UsageError(`--part must be 'cost', 'dlg', 'inverting', 'norms' or 'summary', got ${part === undefined ? 'nothing' : `'${part}'`}`);
 
   const loadavgStart = os.loadavg();
   const start = Date.now();
