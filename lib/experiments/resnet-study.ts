@@ -26,6 +26,8 @@ export interface StudyOptions {
   seed?: number;
   /** DLG: L-BFGS steps (default 300, the released code's). */
   iterations?: number;
+  /** DLG variants on the first photo: L-BFGS steps (default 50; the released code's settings: 10, enough to count evaluations per step). */
+  variantIterations?: number;
   /** Inverting Gradients: Adam steps (default 1000, DEFAULT_INVERTING's). */
   invertingIterations?: number;
 }
@@ -67,12 +69,13 @@ export function dlgJobs(options: StudyOptions = {}): AttackJob[] {
   const jobs: AttackJob[] = [];
   for (const p of all) jobs.push(job('lenet', p), job('resnet20', p, upToScale));
   const first = all[0];
+  const v = options.variantIterations ?? 50;
   jobs.push(
-    job('resnet20', first, upToScale, { strides: 'kept' }),
-    job('resnet20', first, upToScale, { init: 'dlg' }),
-    job('resnet20', first, {}, { batchNorm: false }),
-    job('resnet20', first, { ...upToScale, lbfgs: { toleranceGrad: 1e-7, toleranceChange: 1e-9 } }),
-    job('resnet20', first, { ...upToScale, lineSearch: 'none', iterations: Math.min(iterations, 20) }),
+    job('resnet20', first, { ...upToScale, iterations: v }, { strides: 'kept' }),
+    job('resnet20', first, { ...upToScale, iterations: v }, { init: 'dlg' }),
+    job('resnet20', first, { iterations: v }, { batchNorm: false }),
+    job('resnet20', first, { ...upToScale, iterations: v, lbfgs: { toleranceGrad: 1e-7, toleranceChange: 1e-9 } }),
+    job('resnet20', first, { ...upToScale, lineSearch: 'none', iterations: Math.min(v, 10) }),
   );
   return jobs;
 }

@@ -2,7 +2,7 @@
  * The ResNet study (lib/experiments/resnet-study.ts), run and recorded:
  *
  *   node dist/test/bench/resnet.js --part cost       [--size 32] [--evals 2]
- *   node dist/test/bench/resnet.js --part dlg        [--size 16] [--iterations 300] [--images a.png,b.png]
+ *   node dist/test/bench/resnet.js --part dlg        [--size 16] [--iterations 300] [--variant-iterations 50] [--images a.png,b.png]
  *   node dist/test/bench/resnet.js --part inverting  [--size 16] [--inverting-iterations 1000] [--count 2]
  *   node dist/test/bench/resnet.js --part norms      [--size 16]
  *   node dist/test/bench/resnet.js --part summary
@@ -36,6 +36,7 @@ const SPEC: Record<string, FlagSpec> = {
   evals: { kind: 'int', help: 'cost: evaluations per timed run', default: 2 },
   repeats: { kind: 'int', help: 'cost: timed runs per model (min and median reported)', default: 3 },
   iterations: { kind: 'int', help: 'dlg: L-BFGS steps', default: 300 },
+  'variant-iterations': { kind: 'int', help: 'dlg: L-BFGS steps of the variants on the first photo', default: 50 },
   'inverting-iterations': { kind: 'int', help: 'inverting: Adam steps', default: 1000 },
   count: { kind: 'int', help: 'inverting: number of photos', default: 2 },
   images: { kind: 'string', help: 'comma-separated photo files (default: datasets/natural)' },
@@ -121,18 +122,34 @@ async function main(): Promise<void> {
   const images = typeof args.images === 'string' ? (args.images as string).split(',') : undefined;
   let jobs: ResNetJob[];
   if (part === 'cost') jobs = costJobs({ size: (args.size as number | undefined) ?? 32, evals: args.evals as number, repeats: args.repeats as number });
-  else if (part === 'dlg') jobs = dlgJobs({ size: args.size as number | undefined, iterations: args.iterations as number, images });
+  else if (part === 'dlg') jobs = dlgJobs({ size: args.size as number | undefined, iterations: args.iterations as number, variantIterations: args['variant-iterations'] as number, images });
   else if (part === 'norms') jobs = normsJobs({ size: args.size as number | undefined, images });
   else if (part === 'inverting') jobs = invertingJobs({ size: args.size as number | undefined, invertingIterations: args['inverting-iterations'] as number, images, count: args.count as number });
   else throw new UsageError(`--part must be 'cost', 'dlg', 'inverting', 'norms' or 'summary', got ${part === undefined ? 'nothing' : `'${part}'`}`);
 
   const loadavgStart = os.loadavg();
   const start = Date.now();
-  const results = await runParallel<ResNetJob, ResNetResult>(TASK, jobs, {
-    workers: args.workers as number,
-    onProgress: (done, total) => process.stderr.write(`[${((Date.now() - start) / 1000).toFixed(0)} s] ${done}/${total} jobs done\n`),
-  });
-  const record: Record_ = {
+  const out = (args.out as string | undefined) ?? path.join(RESULTS, `resnet-${part}.json`);
+  // chunks of `workers` jobs, the file rewritten after each chunk: a long sweep keeps what it has measured
+  const workers = args.workers as number;
+  const results: ResNetResult[] = [];
+  for (let i = 0; i < jobs.length; i += workers) {
+    results.push(...(await runParallel<ResNetJob, ResNetResult>(TASK, jobs.slice(i, i + workers), { workers })));
+    process.stderr.write(`[${((Date.now() - start) / 1000).toFixed(0)} s] ${results.length}/${jobs.length} jobs done\n`);
+    write(out, record(results, jobs, loadavgStart, start));
+  }
+  const done = record(results, jobs, loadavgStart, start);
+  console.log(table(done.results));
+  console.log(`wrote ${path.relative(ROOT, out)} (${done.wallSeconds.toFixed(0)} s, load average ${loadavgStart.map((v) => v.toFixed(1)).join(' ')} -> ${done.loadavgEnd.map((v) => v.toFixed(1)).join(' ')})`);
+}
+
+function write(file: string, r: Record_): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(r, null, 1) + '\n');
+}
+
+function record(results: ResNetResult[], jobs: ResNetJob[], loadavgStart: number[], start: number): Record_ {
+  return {
     command: `node dist/test/bench/resnet.js ${process.argv.slice(2).join(' ')}`,
     date: new Date().toISOString(),
     node: process.version,
@@ -151,11 +168,6 @@ async function main(): Promise<void> {
       return { ...settings, ...rest } as unknown as ResNetResult;
     }),
   };
-  const out = (args.out as string | undefined) ?? path.join(RESULTS, `resnet-${part}.json`);
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, JSON.stringify(record, null, 1) + '\n');
-  console.log(table(record.results));
-  console.log(`wrote ${path.relative(ROOT, out)} (${record.wallSeconds.toFixed(0)} s, load average ${loadavgStart.map((v) => v.toFixed(1)).join(' ')} -> ${record.loadavgEnd.map((v) => v.toFixed(1)).join(' ')})`);
 }
 
 runMain(main);
