@@ -81,8 +81,8 @@ const CASES: Case[] = [
   // where it can be, so that stockWrong says whether tfjs's own gradient of the op itself is right
   { name: 'rsqrt (BatchNorm\'s 1 / sqrt(var + eps))', wShape: [4, 3], xShape: [2, 4],
     build: (w, x) => sumOf(tf.rsqrt(tf.add(tf.square(tf.matMul(x as Tensor2D, w as Tensor2D)), 0.5))), stockWrong: false },
-  { name: 'mean over leading and middle axes (BatchNorm statistics, global average pool)', wShape: [3], xShape: [2, 3, 4, 3],
-    build: (w, x) => sumOf(tf.square(tf.add(tf.mean(tf.square(tf.mul(x, w)), [0, 1, 2]), tf.mean(tf.mul(x, w), [1, 2])))), stockWrong: false },
+  { name: 'mean over leading and middle axes (average pooling), sum over leading axes (BatchNorm statistics)', wShape: [3], xShape: [2, 3, 4, 3],
+    build: (w, x) => sumOf(tf.square(tf.add(tf.add(tf.mean(tf.square(tf.mul(x, w)), [0, 1, 2]), tf.mean(tf.mul(x, w), [1, 2])), tf.sum(tf.mul(tf.square(x), w), [0, 1, 2])))), stockWrong: false },
   { name: 'batchNorm, training mode, one image (statistics over the spatial positions), after a channel mix', wShape: [3, 3], xShape: [1, 4, 5, 3],
     build: (w, x) => {
       const mixed = tf.reshape(tf.matMul(tf.reshape(x, [20, 3]) as Tensor2D, w as Tensor2D), [1, 4, 5, 3]) as Tensor4D; // BN is blind to a per-channel scale
