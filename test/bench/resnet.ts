@@ -95,8 +95,9 @@ function summary(): void {
   if (cost === undefined || dlg === undefined) throw new UsageError('summary needs test/bench/results/resnet-cost.json and resnet-dlg.json (run --part cost and --part dlg first)');
   const r56 = cost.results.find((r) => r.kind === 'cost' && r.model === 'resnet56' && r.modelName.includes('strides removed')) as CostResult | undefined;
   if (r56 === undefined) throw new Error('no ResNet-56 (strides removed) cost in resnet-cost.json');
-  type Run = AttackResult & { lineSearch?: string; lbfgs?: object };
-  const attacks = dlg.results.filter((r): r is Run => r.kind === 'dlg' && r.model === 'resnet20' && r.iterationsRun > 0);
+  type Run = AttackResult & { lineSearch?: string; lbfgs?: object; modelOptions?: object };
+  // the paper's model (ResNet-20 with its defaults, no variant options) on every photo
+  const attacks = dlg.results.filter((r): r is Run => r.kind === 'dlg' && r.model === 'resnet20' && r.iterationsRun > 0 && (r as Run).modelOptions === undefined);
   const perIteration = (rs: AttackResult[]) => rs.reduce((a, r) => a + r.evals, 0) / rs.reduce((a, r) => a + r.iterationsRun, 0);
   // strong Wolfe with this module's tolerances (no lbfgs override), and the released code's settings
   const wolfe = attacks.filter((r) => r.lineSearch === undefined && r.lbfgs === undefined);
@@ -108,6 +109,20 @@ function summary(): void {
     const s = projectedSeconds(r56.secondsPerEval, e);
     const m = projectedSeconds(r56.secondsPerEvalMedian, e);
     console.log(`  ${what}: ${e.toFixed(1)} evaluations per iteration (${rs.length} ResNet-20 runs) -> 1,200 iterations: ${(s / 3600).toFixed(0)} h = ${(s / 86400).toFixed(1)} days at the minimum, ${(m / 86400).toFixed(1)} days at the median`);
+  }
+  const line = (a: AttackResult) =>
+    `${a.recovered ? 'recovered' : 'NOT recovered'} (MSE ${fmt(a.mse, 1)}), up to scale ${a.recoveredUpToScale ? 'recovered' : 'NOT recovered'} (scaled MSE ${fmt(a.scaledMse, 1)}, scale ${a.scale.toFixed(3)}), ` +
+    `${a.iterationsRun} it, ${a.evals} evals, ${a.seconds.toFixed(0)} s`;
+  for (const [what, rec] of [['DLG', dlg], ['Inverting Gradients', load('inverting')]] as const) {
+    if (rec === undefined) continue;
+    const runs = rec.results.filter((r): r is AttackResult & { modelOptions?: object; lbfgs?: object; lineSearch?: string } => r.kind !== 'cost' && r.kind !== 'norms');
+    const main = runs.filter((r) => r.modelOptions === undefined && r.lbfgs === undefined && r.lineSearch === undefined);
+    console.log(`\n${what}, ${main[0]?.size}x${main[0]?.size} photos (LeNet and the paper's ResNet-20):`);
+    for (const r of main) console.log(`  ${short(r.image).padEnd(10)} ${r.model.padEnd(9)} ${line(r)}`);
+    for (const r of runs.filter((x) => !main.includes(x))) {
+      const variant = JSON.stringify({ ...(r.modelOptions ?? {}), ...(r.lbfgs ? { lbfgs: r.lbfgs } : {}), ...(r.lineSearch ? { lineSearch: r.lineSearch } : {}) });
+      console.log(`  ${short(r.image).padEnd(10)} ${r.model} ${variant}: ${line(r)}, ${r.status}`);
+    }
   }
 }
 
