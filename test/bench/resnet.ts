@@ -103,6 +103,15 @@ function summary(): void {
   const wolfe = attacks.filter((r) => r.lineSearch === undefined && r.lbfgs === undefined);
   const released = attacks.filter((r) => r.lineSearch === 'none');
   console.log(`ResNet-56 (sigmoid, strides removed) at 32x32: ${r56.secondsPerEval.toFixed(2)} s per DLG objective evaluation (min of ${r56.runs.length} runs; median ${r56.secondsPerEvalMedian.toFixed(2)} s; load average ${cost.loadavgStart.map((v) => v.toFixed(1)).join(' ')})`);
+  // PyTorch's time for the same evaluation, if test/bench/resnet_torch.py has run
+  const torchFile = path.join(RESULTS, 'resnet-cost-torch.json');
+  if (fs.existsSync(torchFile)) {
+    const torch = JSON.parse(fs.readFileSync(torchFile, 'utf8')) as { torch: string; threads: number; results: { model: string; strides: string; secondsPerEval: number }[] };
+    for (const t of torch.results) {
+      const ours = cost.results.find((r): r is CostResult => r.kind === 'cost' && r.model === t.model && r.modelName.includes(`strides ${t.strides}`));
+      if (ours !== undefined) console.log(`  ${t.model} strides ${t.strides}: tfjs ${(ours.secondsPerEval * 1000).toFixed(0)} ms, PyTorch ${torch.torch} (${torch.threads} threads, float32) ${(t.secondsPerEval * 1000).toFixed(0)} ms: ${(ours.secondsPerEval / t.secondsPerEval).toFixed(1)}x`);
+    }
+  }
   for (const [what, rs] of [['strong Wolfe (this toolkit\'s default)', wolfe], ['no line search (the released code)', released]] as const) {
     if (rs.length === 0) continue;
     const e = perIteration(rs);
