@@ -48,32 +48,46 @@ export function fromTorchLayout(values: ArrayLike<number>, torchShape: number[])
 
 /** tfjs-layout tensor -> flat values in PyTorch layout. */
 export function toTorchLayout(t: Tensor): Float32Array {
-  return tf.tidy(() => {
-    if (t.rank === 4) return tf.transpose(t, [3, 2, 0, 1]).dataSync() as Float32Array;
-    if (t.rank === 2) return tf.transpose(t).dataSync() as Float32Array;
-    return t.dataSync() as Float32Array;
-  });
+  if (t.rank !== 4 && t.rank !== 2) return t.dataSync() as Float32Array;
+  // the values are read outside tf.tidy: tidy walks a returned array element by element looking for tensors
+  const moved = tf.tidy(() => (t.rank === 4 ? tf.transpose(t, [3, 2, 0, 1]) : tf.transpose(t)));
+  const values = moved.dataSync() as Float32Array;
+  moved.dispose();
+  return values;
 }
 
-/** The golden case's LeNet with the closed-form weights. */
-export function goldenModel(c: GoldenCase): Model {
-  const base = lenet({ inputShape: [c.size, c.size, c.channels], numClasses: c.numClasses, activation: c.activation });
-  const params = c.paramShapes.map((shape, k) => {
+/** The closed-form weights of the generators (parameter k: wave(i, k + 1) in PyTorch layout), in tfjs layout. */
+export function closedFormParams(paramShapes: number[][]): Tensor[] {
+  return paramShapes.map((shape, k) => {
     const n = shape.reduce((a, b) => a * b, 1);
     const values = new Float64Array(n);
     for (let i = 0; i < n; i++) values[i] = wave(i, k + 1);
     return fromTorchLayout(values, shape);
   });
+}
+
+/** `base` with its parameters replaced by the closed-form weights (base's own are disposed). */
+export function withClosedFormParams(base: Model, paramShapes: number[][]): Model {
+  const params = closedFormParams(paramShapes);
   tf.dispose(base.params);
   return { ...base, params, forward: base.forward };
 }
+
+/** The golden case's LeNet with the closed-form weights. */
+export function goldenModel(c: GoldenCase): Model {
+  const base = lenet({ inputShape: [c.size, c.size, c.channels], numClasses: c.numClasses, activation: c.activation });
+  return withClosedFormParams(base, c.paramShapes);
+}
+
+/** What the image and dummy formulas need of a case. */
+type Sizes = Pick<GoldenCase, 'labels' | 'channels' | 'size' | 'numClasses'>;
 
 function nchwToNhwc(values: Float64Array, b: number, c: number, h: number, w: number): Tensor4D {
   return tf.tidy(() => tf.transpose(tf.tensor4d(Float32Array.from(values), [b, c, h, w]), [0, 2, 3, 1]) as Tensor4D);
 }
 
 /** The ground-truth images of the case, NHWC. */
-export function goldenImages(c: GoldenCase): Tensor4D {
+export function goldenImages(c: Sizes): Tensor4D {
   const n = c.labels.length * c.channels * c.size * c.size;
   const v = new Float64Array(n);
   for (let i = 0; i < n; i++) v[i] = pixel(i, 0.3);
@@ -81,7 +95,7 @@ export function goldenImages(c: GoldenCase): Tensor4D {
 }
 
 /** The dummy images and dummy label logits of the case. */
-export function goldenDummies(c: GoldenCase): { image: Tensor4D; label: Tensor } {
+export function goldenDummies(c: Sizes): { image: Tensor4D; label: Tensor } {
   const b = c.labels.length;
   const n = b * c.channels * c.size * c.size;
   const v = new Float64Array(n);

@@ -11,6 +11,7 @@ import { withStockGradients, TWICE_DIFFERENTIABLE_KERNELS } from '../lib/engine/
 import { crossEntropy, logSoftmax, softmax } from '../lib/models/nn';
 import { createRng, normalArray } from '../lib/rng';
 import { gelu, layerNorm } from '../lib/models/bert';
+import { conv as torchConv, batchNorm, identityShortcut, globalAvgPool, avgPool, flattenNCHW } from '../lib/models/layers';
 import type { Tensor, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs';
 
 type Build = (w: Tensor, x: Tensor) => Tensor;
@@ -77,6 +78,40 @@ const CASES: Case[] = [
       const probs = tf.softmax(tf.mul(tf.matMul(h, h, false, true), 0.5), -1) as Tensor3D;
       return sumOf(tf.matMul(probs, h));
     }, stockWrong: true, eps: 2e-3 },
+  // the ResNet attack path (lib/models/layers.ts, lib/models/resnet.ts); tf.square as the nonlinearity
+  // where it can be, so that stockWrong says whether tfjs's own gradient of the op itself is right
+  { name: 'rsqrt (BatchNorm\'s 1 / sqrt(var + eps))', wShape: [4, 3], xShape: [2, 4],
+    build: (w, x) => sumOf(tf.rsqrt(tf.add(tf.square(tf.matMul(x as Tensor2D, w as Tensor2D)), 0.5))), stockWrong: false },
+  { name: 'mean over leading and middle axes (average pooling), sum over leading axes (BatchNorm statistics)', wShape: [3], xShape: [2, 3, 4, 3],
+    build: (w, x) => sumOf(tf.square(tf.add(tf.add(tf.mean(tf.square(tf.mul(x, w)), [0, 1, 2]), tf.mean(tf.mul(x, w), [1, 2])), tf.sum(tf.mul(tf.square(x), w), [0, 1, 2])))), stockWrong: false },
+  { name: 'batchNorm, training mode, one image (statistics over the spatial positions), after a channel mix', wShape: [3, 3], xShape: [1, 4, 5, 3],
+    build: (w, x) => {
+      const mixed = tf.reshape(tf.matMul(tf.reshape(x, [20, 3]) as Tensor2D, w as Tensor2D), [1, 4, 5, 3]) as Tensor4D; // BN is blind to a per-channel scale
+      return sumOf(tf.square(batchNorm(mixed, randomTensor([3], 7), randomTensor([3], 8))));
+    }, stockWrong: false, eps: 1e-3 },
+  { name: 'batchNorm, training mode, batch of 2, w.r.t. its scale and shift', wShape: [2, 3], xShape: [2, 3, 3, 3],
+    build: (w, x) => sumOf(tf.square(batchNorm(tf.square(x) as Tensor4D, tf.slice(w, [0, 0], [1, 3]).reshape([3]), tf.slice(w, [1, 0], [1, 3]).reshape([3])))), stockWrong: false, eps: 1e-3 },
+  { name: 'conv 3x3, stride 2, PyTorch padding 1, even side', wShape: [3, 3, 2, 3], xShape: [1, 8, 8, 2], build: (w, x) => sumOf(tf.square(torchConv(x as Tensor4D, w as Tensor4D, 2, 1))), stockWrong: true },
+  { name: 'conv 3x3, stride 2, PyTorch padding 1, odd side, with bias', wShape: [3, 3, 2, 3], xShape: [2, 7, 7, 2],
+    build: (w, x) => sumOf(tf.square(torchConv(x as Tensor4D, w as Tensor4D, 2, 1, randomTensor([3], 7)))), stockWrong: true },
+  { name: 'conv 1x1, stride 1 and stride 2 (projection shortcut)', wShape: [1, 1, 2, 3], xShape: [1, 7, 7, 2],
+    build: (w, x) => sumOf(tf.add(tf.sum(tf.square(torchConv(x as Tensor4D, w as Tensor4D, 2, 0))), tf.sum(tf.square(torchConv(x as Tensor4D, w as Tensor4D, 1, 0))))), stockWrong: true },
+  { name: 'identity shortcut (option A): channel zero-pad, and stride-2 subsampling by a fixed 1x1 convolution', wShape: [2], xShape: [1, 7, 7, 2],
+    build: (w, x) => {
+      const z = tf.square(tf.mul(x, w)) as Tensor4D;
+      return tf.add(sumOf(tf.square(identityShortcut(z, 4, 2)), 5), sumOf(tf.square(identityShortcut(z, 5, 1)), 6));
+    }, stockWrong: false },
+  { name: 'residual block: sigmoid(BN(conv(sigmoid(BN(conv x)))) + x)', wShape: [3, 3, 2, 2], xShape: [1, 5, 5, 2],
+    build: (w, x) => {
+      const g = randomTensor([2], 7);
+      const b = randomTensor([2], 8);
+      const inner = tf.sigmoid(batchNorm(torchConv(x as Tensor4D, w as Tensor4D, 1, 1), g, b)) as Tensor4D;
+      return sumOf(tf.sigmoid(tf.add(batchNorm(torchConv(inner, w as Tensor4D, 1, 1), b, g), x)));
+    }, stockWrong: true, eps: 1e-3 },
+  { name: 'global average pool + linear', wShape: [3, 4], xShape: [2, 4, 4, 3],
+    build: (w, x) => sumOf(tf.square(tf.matMul(globalAvgPool(tf.square(x) as Tensor4D), w as Tensor2D))), stockWrong: false },
+  { name: 'avgPool 4x4 (reshape + mean, 9x9 cropped to 8x8) + NCHW flatten + linear', wShape: [8, 3], xShape: [1, 9, 9, 2],
+    build: (w, x) => sumOf(tf.square(tf.matMul(flattenNCHW(avgPool(tf.square(x) as Tensor4D, 4)), w as Tensor2D))), stockWrong: false },
 ];
 
 describe('second-order gradients vs finite differences', () => {
@@ -106,6 +141,13 @@ describe('second-order gradients vs finite differences', () => {
       build: (w, x) => sumOf(tf.logSoftmax(tf.matMul(x as Tensor2D, w as Tensor2D))),
     });
     assert.ok(err > 0.02, `tf.logSoftmax now agrees (${err}): the known-issue note in lib/engine/twice.ts can go`);
+  });
+
+  it("tf.avgPool has no second-order gradient (AvgPoolGrad has none): layers.avgPool uses a mean over axes instead", () => {
+    assert.throws(() => secondOrderError({
+      name: 'tf.avgPool', wShape: [2], xShape: [1, 4, 4, 2], stockWrong: true,
+      build: (w, x) => sumOf(tf.square(tf.avgPool(tf.square(tf.mul(x, w)) as Tensor4D, 2, 2, 'valid'))),
+    }), /AvgPoolGrad/);
   });
 
   it('replaces exactly the kernels whose stock gradient reuses the output, plus Conv2DBackpropFilter', () => {
