@@ -12,20 +12,20 @@
  * recovered sentence takes the label there. `textDlg()` never sees the truth; lib/analysis/text.ts
  * scores its output.
  */
-import { tf, useEngine } from '../engine';
 import { createRng } from '../rng';
 import { createLbfgs, LBFGS_DEFAULTS } from './optim/lbfgs';
 import type { LbfgsOptions } from './optim/lbfgs';
 import { createAdam } from './optim/adam';
-import { checkShared } from '../models/gradients';
-import { gradientDistance } from './objective';
-import { softmax } from '../models/nn';
+import { textObjective } from './text-objective';
+import type { TextEngine, TextDistance } from './text-objective';
 import type { Bert } from '../models/bert';
 import { nearestTokens } from './decode';
 import type { NearestMetric } from './decode';
 import type { TextShape } from '../cases/text';
 import { bertVocab, unusedIds } from '../data/wordpiece';
-import type { Tensor, Tensor2D } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs';
+
+export { textObjective };
 
 export type TextOptimizer = 'lbfgs' | 'adam';
 
@@ -52,6 +52,10 @@ export interface TextDlgOptions {
   labelInit: 'random' | 'gradient';
   /** Token ids the decoding never returns; default: [PAD] and [unused*] of bert-base-uncased (no text contains them). */
   exclude?: readonly number[];
+  /** Objective engine: 'fused' (default) or 'autodiff' (tfjs; the reference, ~4x slower). */
+  engine: TextEngine;
+  /** Gradient distance: 'l2' (DLG), 'cosine', 'l1l2' (TAG). */
+  distance: TextDistance;
   /** Called after each outer step. */
   onStep?: (iteration: number, distance: number) => void;
 }
@@ -65,6 +69,8 @@ export const DEFAULT_TEXT_DLG: Readonly<Omit<TextDlgOptions, 'onStep'>> = Object
   snapshotEvery: 10,
   metric: 'cosine' as const,
   labelInit: 'random' as const,
+  engine: 'fused' as const,
+  distance: 'l2' as const,
 });
 
 export interface TextSnapshot {
@@ -108,35 +114,6 @@ export function textDlgOptions(overrides: Partial<TextDlgOptions> = {}): TextDlg
   return o;
 }
 
-/**
- * The attack objective D(E', Y') and its gradient, on flat vectors x = [E' (seq*hidden), Y' (masked*vocab)].
- * Exposed for tests (finite differences) and benchmarks. Tensors are created and freed per call.
- */
-export function textObjective(model: Bert, shared: Tensor[], shape: TextShape): (x: Float64Array, grad?: Float64Array) => number {
-  useEngine();
-  checkShared(model, shared);
-  const { hidden, vocabSize, maxPositions } = model.config;
-  const { seqLength: seq, positions } = shape;
-  if (!Number.isInteger(seq) || seq < 3 || seq > maxPositions) throw new Error(`sequence length must be an integer in [3, ${maxPositions}], got ${seq}`);
-  const m = positions.length;
-  const embSize = seq * hidden;
-  const f = (e: Tensor, y: Tensor) =>
-    gradientDistance(tf.grads((...p: Tensor[]) => model.mlmLoss(e as Tensor2D, positions, softmax(y as Tensor2D), p))(model.params), shared);
-  const vg = tf.valueAndGrads(f);
-  return (x, grad) => {
-    if (x.length !== embSize + m * vocabSize) throw new Error(`text objective: x has ${x.length} entries, expected ${embSize + m * vocabSize}`);
-    return tf.tidy(() => {
-      const e = tf.tensor2d(Float32Array.from(x.subarray(0, embSize)), [seq, hidden]);
-      const y = tf.tensor2d(Float32Array.from(x.subarray(embSize)), [m, vocabSize]);
-      if (grad === undefined) return f(e, y).dataSync()[0];
-      const { value, grads } = vg([e, y]);
-      grad.set(grads[0].dataSync());
-      grad.set(grads[1].dataSync(), embSize);
-      return value.dataSync()[0];
-    });
-  };
-}
-
 /** Recovered sentence from a state vector: nearest tokens, the labels' argmax at the masked positions. */
 function decodeState(model: Bert, x: Float64Array, shape: TextShape, metric: NearestMetric, exclude: readonly number[]): { ids: number[]; inputIds: number[]; labels: number[] } {
   const { hidden, vocabSize } = model.config;
@@ -159,7 +136,7 @@ function decodeState(model: Bert, x: Float64Array, shape: TextShape, metric: Nea
 /** Run DLG on a BERT MLM gradient. The model is read, never changed; `shared` is not disposed. */
 export function textDlg(model: Bert, shared: Tensor[], shape: TextShape, overrides: Partial<TextDlgOptions> = {}): TextDlgResult {
   const o = textDlgOptions(overrides);
-  const objective = textObjective(model, shared, shape);
+  const objective = textObjective(model, shared, shape, { engine: o.engine, distance: o.distance });
   const { hidden, vocabSize } = model.config;
   const n = shape.seqLength * hidden + shape.positions.length * vocabSize;
   const rng = createRng(o.seed);

@@ -12,7 +12,7 @@ import { bertVocab, encode } from '../data/wordpiece';
 import type { Encoding, Vocab } from '../data/wordpiece';
 import { maskTokens, MASK_RATE } from './masking';
 import type { MaskedExample } from './masking';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor, Tensor2D } from '@tensorflow/tfjs';
 
 /** What the attacker is assumed to know besides the model: the shape of the MLM step. */
 export interface TextShape {
@@ -51,6 +51,26 @@ export function mlmGradient(model: Bert, inputIds: readonly number[], positions:
     const target = oneHot(labels as number[], model.config.vocabSize);
     return tf.grads((...p: Tensor[]) => model.mlmLoss(x, positions, target, p))(model.params);
   });
+}
+
+/**
+ * Gradient of the same MLM loss with respect to the word-embedding table [vocab, hidden]: the
+ * gradient of each input row, scatter-added to the row of its token id. Non-zero exactly on the
+ * rows of the tokens the model read (the sentence's tokens, [CLS], [SEP], [MASK] or a replacement).
+ */
+export function mlmEmbeddingGradient(model: Bert, inputIds: readonly number[], positions: readonly number[], labels: readonly number[]): Tensor2D {
+  if (labels.length !== positions.length) throw new Error(`${labels.length} labels for ${positions.length} masked positions`);
+  const { vocabSize, hidden } = model.config;
+  const rows = tf.tidy(() => {
+    const x = model.embed(inputIds);
+    const target = oneHot(labels as number[], vocabSize);
+    return tf.grad((e: Tensor) => model.mlmLoss(e as Tensor2D, positions, target, model.params))(x).dataSync();
+  });
+  const table = new Float32Array(vocabSize * hidden);
+  inputIds.forEach((id, i) => {
+    for (let c = 0; c < hidden; c++) table[id * hidden + c] += rows[i * hidden + c];
+  });
+  return tf.tensor2d(table, [vocabSize, hidden]);
 }
 
 /** Tokenise, mask, and compute the shared gradient of one MLM step on `text`. */
