@@ -22,6 +22,37 @@ export interface TextShape {
   positions: number[];
 }
 
+/**
+ * The threat model of the text attack: what the client shares and what the attacker is handed
+ * besides the model and the parameter gradient.
+ */
+export interface TextThreat {
+  /**
+   * The client also shares the word-embedding table's gradient (federated learning shares every
+   * parameter's): its non-zero rows give away the set of tokens the model read (the bag of words).
+   */
+  embeddingGradient: boolean;
+  /**
+   * 'known': the attacker is handed the sequence length and the masked positions (the shape of the
+   * step, as notebook 07 and DLG on images assume); 'gradient': neither, both are read off the
+   * position-embedding gradient (lib/attacks/text-leaks.ts).
+   */
+  positions: 'known' | 'gradient';
+}
+
+/** The default: only the parameters' gradient (no word-embedding table), nothing handed over. */
+export const DEFAULT_TEXT_THREAT: Readonly<TextThreat> = Object.freeze({ embeddingGradient: false, positions: 'gradient' as const });
+
+/** What the attacker is handed besides the model and the gradient (each: read off the gradient when absent). */
+export interface TextKnowledge {
+  /** Tokens in the sequence, [CLS] and [SEP] included. */
+  seqLength?: number;
+  /** Positions the MLM loss is computed at. */
+  positions?: readonly number[];
+  /** The word-embedding table's gradient [vocab, hidden], when the client shares it. */
+  embeddingGradient?: Tensor;
+}
+
 export interface TextCase {
   model: Bert;
   vocab: Vocab;
@@ -30,8 +61,10 @@ export interface TextCase {
   masked: MaskedExample;
   /** The shared gradient, one tensor per model parameter. */
   shared: Tensor[];
-  /** What the attacker gets besides `shared` and the model. */
+  /** The step's shape (the truth; what a 'known' threat model hands over). */
   shape: TextShape;
+  /** The word-embedding table's gradient [vocab, hidden], when the client shares it (option shareEmbeddingGradient). */
+  embeddingGradient?: Tensor2D;
 }
 
 export interface TextCaseOptions {
@@ -41,6 +74,8 @@ export interface TextCaseOptions {
   model?: Partial<BertConfig>;
   /** Fraction masked (BERT: 0.15). */
   maskRate?: number;
+  /** Also compute the word-embedding table's gradient (see TextThreat). Default false. */
+  shareEmbeddingGradient?: boolean;
 }
 
 /** Parameter gradients of the MLM loss for token ids `inputIds` with one-hot labels at `positions`. */
@@ -91,11 +126,22 @@ export function makeTextCase(text: string, options: TextCaseOptions = {}): TextC
   }
   const masked = maskTokens(encoding.ids, vocab, seed, options.maskRate ?? MASK_RATE);
   const shared = mlmGradient(model, masked.inputIds, masked.positions, masked.labels);
-  return { model, vocab, text, encoding, masked, shared, shape: { seqLength: encoding.ids.length, positions: [...masked.positions] } };
+  const embeddingGradient = options.shareEmbeddingGradient ? mlmEmbeddingGradient(model, masked.inputIds, masked.positions, masked.labels) : undefined;
+  return { model, vocab, text, encoding, masked, shared, shape: { seqLength: encoding.ids.length, positions: [...masked.positions] }, ...(embeddingGradient ? { embeddingGradient } : {}) };
+}
+
+/** What the attacker receives under `threat` besides the model and `c.shared`. */
+export function observe(c: TextCase, threat: TextThreat = DEFAULT_TEXT_THREAT): TextKnowledge {
+  if (threat.embeddingGradient && c.embeddingGradient === undefined) throw new Error('the threat model shares the word-embedding gradient: make the case with shareEmbeddingGradient: true');
+  return {
+    ...(threat.positions === 'known' ? { seqLength: c.shape.seqLength, positions: [...c.shape.positions] } : {}),
+    ...(threat.embeddingGradient ? { embeddingGradient: c.embeddingGradient } : {}),
+  };
 }
 
 /** Free the model and the shared gradient. */
 export function disposeTextCase(c: TextCase): void {
   tf.dispose(c.shared);
+  if (c.embeddingGradient) c.embeddingGradient.dispose();
   disposeBert(c.model);
 }
