@@ -139,6 +139,24 @@ describe('fused BERT-MLM objective vs tfjs autodiff and finite differences', () 
     });
   }
 
+  it('labels over a support of tokens: fused = autodiff, finite differences; x holds masked x support logits', () => {
+    const labelSupport = [ids[2], ids[3], ids[6], 17];
+    const fused = textObjective(model, honest, shape, { labelSupport });
+    const auto = textObjective(model, honest, shape, { labelSupport, engine: 'autodiff' });
+    const nE = ids.length * config.hidden;
+    assert.equal(fused.size, nE + positions.length * labelSupport.length);
+    const x = Float64Array.from(normalArray(createRng(12), fused.size));
+    const g1 = new Float64Array(fused.size);
+    const g2 = new Float64Array(fused.size);
+    const v1 = fused(x, g1);
+    const v2 = auto(x, g2);
+    assert.ok(Math.abs(v1 - v2) < 1e-5 * v2, `value ${v1} vs ${v2}`);
+    assert.ok(relErr(g1, g2) < 1e-5, `rel. err ${relErr(g1, g2)}`);
+    const eY = directionalError(fused, x, nE, fused.size, 3);
+    assert.ok(eY < 1e-5, `labels: rel. err ${eY}`);
+    auto.dispose();
+  });
+
   it("label 'fixed': fused = autodiff; the target can be replaced", () => {
     const V = config.vocabSize;
     const target = new Float64Array(positions.length * V);

@@ -13,7 +13,9 @@
  *                          to the continuous row), the sentence's own tokens and the labels;
  *        swap i and j:     <g_i - g_j, E[ids_j] - E[ids_i]>  (a token recovered at the wrong place);
  *   3. the `batch` best-scored moves are evaluated exactly; the best is kept if it lowers D (else the
- *      next batch, up to `batches`); stop when a round keeps nothing, after `rounds`, or at D <= target.
+ *      next batch, up to `batches`; then, with `exhaustiveSwaps`, every remaining swap: the ranking can
+ *      miss the one swap that starts undoing a rotation of three tokens); stop when a round keeps
+ *      nothing, after `rounds`, or at D <= target.
  * The label assignment (every distinct permutation of the label multiset, m! at most) is chosen first
  * and again whenever the tokens changed. [CLS] and [SEP] stay.
  */
@@ -38,11 +40,13 @@ export interface DiscreteOptions {
   /** Moves evaluated exactly per batch, and batches per round at most. */
   batch: number;
   batches: number;
+  /** When the ranked batches keep nothing, evaluate every remaining swap exactly. */
+  exhaustiveSwaps: boolean;
   /** Stop when D falls to this (the sentence explains the gradient). */
   target: number;
 }
 
-export const DEFAULT_DISCRETE: Readonly<Omit<DiscreteOptions, 'target'>> = Object.freeze({ rounds: 24, batch: 16, batches: 3 });
+export const DEFAULT_DISCRETE: Readonly<Omit<DiscreteOptions, 'target'>> = Object.freeze({ rounds: 24, batch: 16, batches: 3, exhaustiveSwaps: true });
 
 export interface DiscreteResult {
   ids: number[];
@@ -130,10 +134,15 @@ export function discreteSearch(problem: DiscreteProblem, start: readonly number[
       }
     }
     scored.sort((a, b) => a.score - b.score);
+    const ranked = scored.slice(0, options.batch * options.batches);
+    const tries: Move[][] = [];
+    for (let b = 0; b < options.batches; b++) tries.push(ranked.slice(b * options.batch, (b + 1) * options.batch));
+    if (options.exhaustiveSwaps) tries.push(scored.slice(ranked.length).filter((mv) => mv.kind === 'swap'));
     let kept = false;
-    for (let b = 0; b < options.batches && !kept; b++) {
+    for (const batch of tries) {
+      if (kept) break;
       let best: { move: Move; d: number } | undefined;
-      for (const mv of scored.slice(b * options.batch, (b + 1) * options.batch)) {
+      for (const mv of batch) {
         const trial = [...ids];
         if (mv.kind === 'replace') trial[mv.i] = mv.j;
         else [trial[mv.i], trial[mv.j]] = [trial[mv.j], trial[mv.i]];

@@ -32,6 +32,8 @@ export interface TextObjectiveOptions {
   label: 'joint' | 'fixed';
   /** With label 'fixed': target rows [masked, vocab], flat (one-hot for known labels). */
   target?: ArrayLike<number>;
+  /** With label 'joint': the tokens the dummy labels range over (x holds masked * support.length logits); default the whole vocabulary. */
+  labelSupport?: readonly number[];
   /** Fused engine: factor the shared decoder gradient when its rank is low (default true; see bert-fused.ts). */
   lowRank?: boolean;
 }
@@ -49,6 +51,8 @@ export type TextObjective = ((x: Float64Array, grad?: Float64Array) => number) &
   readonly size: number;
   /** Replace the fixed target (label 'fixed'). */
   setTarget(target: ArrayLike<number>): void;
+  /** Free what the objective holds (the autodiff engine's constant tensors); the fused one holds none. */
+  dispose(): void;
 };
 
 /** Check a text shape against the model with clear messages. */
@@ -78,11 +82,12 @@ export function textObjective(model: Bert, shared: Tensor[], shape: TextShape, o
   const { seqLength: seq, positions } = shape;
   const m = positions.length;
   const embSize = seq * hidden;
-  const size = embSize + (o.label === 'joint' ? m * vocabSize : 0);
+  const k = o.label === 'joint' && o.labelSupport ? o.labelSupport.length : vocabSize;
+  const size = embSize + (o.label === 'joint' ? m * k : 0);
   if (o.engine === 'fused') {
-    const fused = bertFusedObjective(model, shared, { seqLength: seq, positions, label: o.label, target: o.target, distance: o.distance, l1Weight: o.l1Weight, lowRank: o.lowRank });
+    const fused = bertFusedObjective(model, shared, { seqLength: seq, positions, label: o.label, target: o.target, distance: o.distance, l1Weight: o.l1Weight, lowRank: o.lowRank, labelSupport: o.labelSupport });
     const f = (x: Float64Array, grad?: Float64Array) => fused.evaluate(x, grad);
-    return Object.assign(f, { size, setTarget: (t: ArrayLike<number>) => fused.setTarget(t) });
+    return Object.assign(f, { size, setTarget: (t: ArrayLike<number>) => fused.setTarget(t), dispose: () => undefined });
   }
   if (o.distance !== 'l2' && o.distance !== 'cosine' && o.distance !== 'l1l2') throw new Error(`text objective distance must be 'l2', 'cosine' or 'l1l2', got '${o.distance}'`);
   let target: Float32Array | undefined;
@@ -98,7 +103,9 @@ export function textObjective(model: Bert, shared: Tensor[], shape: TextShape, o
     const dummy = tf.grads((...p: Tensor[]) => model.mlmLoss(e as Tensor2D, positions, y as Tensor2D, p))(model.params);
     return autodiffDistance(dummy, shared, o.distance, o.l1Weight);
   };
-  const fJoint = (e: Tensor, y: Tensor) => f(e, softmax(y as Tensor2D));
+  // labels over a support: softmax over the support's logits, placed at its ids by a constant 0/1 matrix [k, vocab]
+  const place = o.labelSupport ? tf.tidy(() => tf.oneHot(tf.tensor1d([...(o.labelSupport as number[])], 'int32'), vocabSize).toFloat() as Tensor2D) : undefined;
+  const fJoint = (e: Tensor, y: Tensor) => f(e, place ? (tf.matMul(softmax(y as Tensor2D), place) as Tensor2D) : softmax(y as Tensor2D));
   const vgJoint = tf.valueAndGrads(fJoint);
   const vgFixed = tf.valueAndGrads((e: Tensor) => f(e, tf.tensor2d(target as Float32Array, [m, vocabSize])));
   const objective = (x: Float64Array, grad?: Float64Array) => {
@@ -111,7 +118,7 @@ export function textObjective(model: Bert, shared: Tensor[], shape: TextShape, o
         grad.set(grads[0].dataSync());
         return value.dataSync()[0];
       }
-      const y = tf.tensor2d(Float32Array.from(x.subarray(embSize)), [m, vocabSize]);
+      const y = tf.tensor2d(Float32Array.from(x.subarray(embSize)), [m, k]);
       if (grad === undefined) return fJoint(e, y).dataSync()[0];
       const { value, grads } = vgJoint([e, y]);
       grad.set(grads[0].dataSync());
@@ -119,7 +126,7 @@ export function textObjective(model: Bert, shared: Tensor[], shape: TextShape, o
       return value.dataSync()[0];
     });
   };
-  return Object.assign(objective, { size, setTarget });
+  return Object.assign(objective, { size, setTarget, dispose: () => place?.dispose() });
 }
 
 /** The distances of TextDistance on tensors (twice differentiable). */

@@ -22,6 +22,7 @@
  * optimiser step, restarts included. textDlg never sees the truth; lib/analysis/text.ts scores it.
  */
 import { createRng } from '../rng';
+import { checkShared } from '../models/gradients';
 import { createLbfgs, LBFGS_DEFAULTS } from './optim/lbfgs';
 import type { LbfgsOptions } from './optim/lbfgs';
 import { createAdam } from './optim/adam';
@@ -63,6 +64,12 @@ export interface TextDlgOptions {
    * to which position is left to the attack).
    */
   labelInit: 'random' | 'gradient';
+  /**
+   * What the dummy labels range over: 'vocabulary' (DLG: masked x vocab logits) or 'read': only the
+   * tokens read off the decoder-bias gradient (masked x |labels| logits; the right labels are among
+   * them, and the optimiser no longer carries 30,522 logits per position).
+   */
+  labelSpace: 'vocabulary' | 'read';
   /** Objective engine: 'fused' (default) or 'autodiff' (tfjs; the reference, ~4x slower). */
   engine: TextEngine;
   /** Gradient distance: 'l2' (DLG), 'cosine', 'l1l2' (TAG: l2 + l1Weight * l1). */
@@ -92,6 +99,7 @@ export const DEFAULT_TEXT_DLG: Readonly<Omit<TextDlgOptions, 'onStep' | 'exclude
   snapshotEvery: 10,
   metric: 'cosine' as const,
   labelInit: 'random' as const,
+  labelSpace: 'vocabulary' as const,
   engine: 'fused' as const,
   distance: 'l2' as const,
   l1Weight: DEFAULT_TEXT_OBJECTIVE.l1Weight,
@@ -125,6 +133,7 @@ export interface TextDlgResult {
   labelReading: number[];
   /** The token set read off the word-embedding gradient, when it was shared. */
   tokenSet?: number[];
+  /** Optimiser steps run (fewer than asked when the attack stopped at an exact sentence or diverged). */
   iterations: number;
   /** Evaluations of the continuous objective (value + gradient). */
   evals: number;
@@ -133,9 +142,10 @@ export interface TextDlgResult {
   seconds: number;
   /** Gradient distance of the returned state (the discrete sentence's when it is returned). */
   distance: number;
-  /** Gradient distance after every optimiser step along the kept path (index 0: the initial state). */
+  /** Gradient distance before every optimiser step along the kept path, then at its end (index 0: the initial state). */
   losses: number[];
   snapshots: TextSnapshot[];
+  /** 'exact': a discrete step found a sentence whose distance is <= 1e-9 of the initial one (it explains the gradient) and the attack stopped there. */
   status: 'completed' | 'diverged' | 'exact';
 }
 
@@ -158,6 +168,7 @@ export function textDlgOptions(overrides: Partial<TextDlgOptions> = {}): TextDlg
   if (o.optimizer !== 'lbfgs' && o.optimizer !== 'adam') throw new Error(`text DLG optimizer must be 'lbfgs' or 'adam', got '${o.optimizer}'`);
   if (o.metric !== 'cosine' && o.metric !== 'l2') throw new Error(`text DLG metric must be 'cosine' or 'l2', got '${o.metric}'`);
   if (o.labelInit !== 'random' && o.labelInit !== 'gradient') throw new Error(`text DLG labelInit must be 'random' or 'gradient', got '${o.labelInit}'`);
+  if (o.labelSpace !== 'vocabulary' && o.labelSpace !== 'read') throw new Error(`text DLG labelSpace must be 'vocabulary' or 'read', got '${o.labelSpace}'`);
   if (o.distance !== 'l2' && o.distance !== 'cosine' && o.distance !== 'l1l2') throw new Error(`text DLG distance must be 'l2', 'cosine' or 'l1l2', got '${o.distance}'`);
   if (o.engine !== 'fused' && o.engine !== 'autodiff') throw new Error(`text DLG engine must be 'fused' or 'autodiff', got '${o.engine}'`);
   if (!(o.adamLr > 0)) throw new Error(`text DLG adamLr must be > 0, got ${o.adamLr}`);
@@ -191,13 +202,15 @@ function stepper(x0: Float64Array, o: TextDlgOptions): Stepper {
 export function textDlg(model: Bert, shared: Tensor[], knowledge: TextKnowledge = {}, overrides: Partial<TextDlgOptions> = {}): TextDlgResult {
   const o = textDlgOptions(overrides);
   const start = Date.now();
+  checkShared(model, shared);
   const { hidden, vocabSize } = model.config;
   const vocab = vocabSize === bertVocab().size ? bertVocab() : undefined;
   const exclude = o.exclude ?? (vocab ? unusedIds() : []);
 
   // --- what the attack works with: handed over, or read off the gradient
   const n = knowledge.seqLength ?? readSeqLength(model, shared);
-  const needLabels = o.labelInit === 'gradient' || o.discreteEvery > 0;
+  checkTextShape(model, { seqLength: n, positions: [1] });
+  const needLabels = o.labelInit === 'gradient' || o.labelSpace === 'read' || o.discreteEvery > 0;
   const m = knowledge.positions?.length ?? readMaskedCount(model, shared);
   const positions = knowledge.positions ? [...knowledge.positions] : readPositions(model, shared, n, m);
   const shape = { seqLength: n, positions };
@@ -208,7 +221,10 @@ export function textDlg(model: Bert, shared: Tensor[], knowledge: TextKnowledge 
   const pool = tokenSet ? [...new Set([...tokenSet, ...labelReading])].filter((id) => !excluded.has(id)) : undefined;
   const decodeExclude = pool ? complement(pool, vocabSize) : exclude;
 
-  const objective = textObjective(model, shared, shape, { engine: o.engine, distance: o.distance, l1Weight: o.l1Weight });
+  // the label logits: one per token of `space` (the vocabulary, or the tokens read off the gradient)
+  const space = o.labelSpace === 'read' ? [...new Set(labelReading)] : undefined;
+  const k = space ? space.length : vocabSize;
+  const objective = textObjective(model, shared, shape, { engine: o.engine, distance: o.distance, l1Weight: o.l1Weight, ...(space ? { labelSupport: space } : {}) });
   const embSize = n * hidden;
   const size = objective.size;
   const table = model.wordEmbeddings.dataSync();
@@ -219,7 +235,7 @@ export function textDlg(model: Bert, shared: Tensor[], knowledge: TextKnowledge 
     const x = new Float64Array(size);
     for (let i = 0; i < size; i++) x[i] = rng.normal();
     for (const [q, id] of specials) for (let c = 0; c < hidden; c++) x[q * hidden + c] = table[id * hidden + c];
-    if (o.labelInit === 'gradient') {
+    if (o.labelInit === 'gradient' && !space) {
       for (let r = 0; r < m; r++) for (const l of new Set(labelReading)) x[embSize + r * vocabSize + l] += 10;
     }
     return x;
@@ -237,7 +253,7 @@ export function textDlg(model: Bert, shared: Tensor[], knowledge: TextKnowledge 
   const decodeState = (x: Float64Array): { ids: number[]; inputIds: number[]; labels: number[] } => {
     const inputIds = nearestTokens(model.wordEmbeddings, x.subarray(0, embSize), o.metric, decodeExclude);
     for (const [q, id] of specials) inputIds[q] = id;
-    const labels = positions.map((_, r) => argmaxExcept(x, embSize + r * vocabSize, vocabSize, excluded));
+    const labels = positions.map((_, r) => (space ? space[argmaxExcept(x, embSize + r * k, k, new Set())] : argmaxExcept(x, embSize + r * vocabSize, vocabSize, excluded)));
     const ids = [...inputIds];
     positions.forEach((q, r) => (ids[q] = labels[r]));
     return { ids, inputIds, labels };
@@ -281,86 +297,101 @@ export function textDlg(model: Bert, shared: Tensor[], knowledge: TextKnowledge 
     discrete.evals += r.evals + r.gradients;
     if (best === undefined || r.distance < best.distance) {
       const ids = [...r.ids];
-      positions.forEach((q, k) => (ids[q] = r.labels[k]));
+      positions.forEach((q, row) => (ids[q] = r.labels[row]));
       best = { ids, inputIds: r.ids, labels: r.labels, distance: r.distance };
       discrete.kept++;
     }
     r.ids.forEach((id, i) => {
       for (let c = 0; c < hidden; c++) x[i * hidden + c] = table[id * hidden + c];
     });
-    for (let k = 0; k < m; k++) {
-      x.fill(0, embSize + k * vocabSize, embSize + (k + 1) * vocabSize);
-      x[embSize + k * vocabSize + r.labels[k]] = 25;
+    for (let row = 0; row < m; row++) {
+      x.fill(0, embSize + row * k, embSize + (row + 1) * k);
+      x[embSize + row * k + (space ? space.indexOf(r.labels[row]) : r.labels[row])] = 25;
     }
   };
 
-  // --- the optimisation: restarts first (lowest distance kept), then the rest of the budget
+  // --- the optimisation: restarts first (lowest distance kept), then the rest of the budget.
+  // losses: the distance before every step of the kept path, then at its end (losses[0]: the initial state)
   const snapshots: TextSnapshot[] = [];
-  const losses: number[] = [];
+  let losses: number[] = [];
   let iteration = 0;
   let status: TextDlgResult['status'] = 'completed';
+  let exactTolerance = 0;
   let x: Float64Array = init(o.seed);
-  const d0 = closure(x).loss;
-  const exactTolerance = 1e-9 * d0;
-  snapshots.push({ iteration: 0, distance: d0, ids: decodeState(x).ids });
-  losses.push(d0);
+  snapshots.push({ iteration: 0, distance: NaN, ids: decodeState(x).ids });
   const snap = (state: Float64Array, d: number) => {
     if (iteration % o.snapshotEvery === 0 && iteration < o.iterations) snapshots.push({ iteration, distance: d, ids: best ? best.ids : decodeState(state).ids });
   };
+  /** One step of `s`; false when it diverged (x restored). */
+  const advance = (s: Stepper, path: number[]): boolean => {
+    const before = Float64Array.from(s.x);
+    const d = s.step(closure);
+    if (!Number.isFinite(d) || !s.x.every(Number.isFinite)) {
+      s.x.set(before);
+      return false;
+    }
+    path.push(d);
+    if (exactTolerance === 0) {
+      exactTolerance = 1e-9 * d;
+      snapshots[0].distance = d;
+    }
+    return true;
+  };
   if (o.restarts > 1) {
     const budget = Math.min(o.iterations, o.restarts * o.restartIterations);
-    let kept: { x: Float64Array; d: number } | undefined;
+    let kept: { x: Float64Array; losses: number[] } | undefined;
     for (let r = 0; r < o.restarts && iteration < budget; r++) {
       const s = stepper(r === 0 ? x : init(o.seed + r), o);
-      let d = NaN;
-      for (let k = 0; k < o.restartIterations && iteration < budget; k++) {
-        s.step(closure);
+      const path: number[] = [];
+      let ok = true;
+      for (let k = 0; k < o.restartIterations && iteration < budget && ok; k++) {
+        ok = advance(s, path);
         iteration++;
-        d = closure(s.x).loss;
-        const lead = kept && kept.d <= d ? kept : { x: s.x, d };
-        snap(lead.x, lead.d);
-        o.onStep?.(iteration, lead.d);
+        const lead = kept && kept.losses[kept.losses.length - 1] <= path[path.length - 1] ? kept : { x: s.x, losses: path };
+        snap(lead.x, lead.losses[lead.losses.length - 1]);
+        o.onStep?.(iteration, lead.losses[lead.losses.length - 1]);
       }
-      if (Number.isFinite(d) && (kept === undefined || d < kept.d)) kept = { x: Float64Array.from(s.x), d };
+      if (!ok) continue;
+      path.push(closure(s.x).loss);
+      if (kept === undefined || path[path.length - 1] < kept.losses[kept.losses.length - 1]) kept = { x: Float64Array.from(s.x), losses: path };
     }
     if (kept) {
       x = kept.x;
-      losses.push(kept.d);
+      losses = kept.losses.slice(0, -1);
     }
   }
   let opt = stepper(x, o);
   x = opt.x;
-  let last = Float64Array.from(x);
   while (iteration < o.iterations && status === 'completed') {
-    const d = opt.step(closure);
-    if (!Number.isFinite(d) || !x.every(Number.isFinite)) {
+    if (!advance(opt, losses)) {
       status = 'diverged';
-      x.set(last);
       break;
     }
-    losses.push(d);
     iteration++;
-    last = Float64Array.from(x);
     if (o.discreteEvery > 0 && iteration % o.discreteEvery === 0 && iteration < o.iterations) {
       discreteStep(x);
       opt = stepper(x, o);
       x = opt.x;
-      last = Float64Array.from(x);
       if (best && best.distance <= exactTolerance) status = 'exact';
     }
     snap(x, losses[losses.length - 1]);
-    if (iteration > 0) o.onStep?.(iteration, losses[losses.length - 1]);
+    o.onStep?.(iteration, losses[losses.length - 1]);
   }
-  let distance = closure(x).loss;
+  let distance = status === 'diverged' ? losses[losses.length - 1] ?? NaN : closure(x).loss;
   losses.push(distance);
-  if (o.discreteEvery > 0 && status !== 'exact') {
+  if (o.discreteEvery > 0 && status === 'completed') {
     discreteStep(Float64Array.from(x));
     if (best && best.distance <= exactTolerance) status = 'exact';
   }
   // with discrete steps the answer is the sentence of lowest distance they found (a sentence, not a blend)
   const final = best ?? { ...decodeState(x), distance };
+  objective.dispose();
+  discreteObjective?.dispose();
   distance = final.distance;
-  snapshots.push({ iteration, distance, ids: final.ids });
+  // stopped early at an exact sentence: its answer stands for the rest of the budget (curves line up)
+  const end = status === 'exact' ? o.iterations : iteration;
+  for (let k = iteration + 1; k < end; k++) if (k % o.snapshotEvery === 0) snapshots.push({ iteration: k, distance, ids: final.ids });
+  snapshots.push({ iteration: end, distance, ids: final.ids });
   return {
     ids: final.ids,
     inputIds: final.inputIds,

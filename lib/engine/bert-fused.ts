@@ -40,6 +40,12 @@ export interface BertFusedOptions {
   label: 'joint' | 'fixed';
   /** With label 'fixed': the target [m, vocab] flat (one-hot or soft rows); can be replaced with setTarget. */
   target?: ArrayLike<number>;
+  /**
+   * With label 'joint': the tokens the dummy labels range over (e.g. those read off the decoder-bias
+   * gradient); x then holds m * support.length label logits and q'_r = softmax over the support (0
+   * elsewhere). Default: the whole vocabulary (DLG).
+   */
+  labelSupport?: readonly number[];
   /** Gradient distance (default 'l2'). */
   distance?: TextDistance;
   /** Weight of the L1 term of 'l1l2' (default DEFAULT_L1_WEIGHT). */
@@ -57,7 +63,7 @@ export interface BertFusedOptions {
 export const DEFAULT_L1_WEIGHT = 0.01;
 
 export interface BertFusedObjective {
-  /** Length of x: seq*hidden embeddings, then masked*vocab label logits with label 'joint'. */
+  /** Length of x: seq*hidden embeddings, then masked*(vocab or support) label logits with label 'joint'. */
   readonly size: number;
   /** D(x); with grad, writes dD/dx into it. Reuses its buffers: not re-entrant. */
   evaluate(x: Float64Array, grad?: Float64Array): number;
@@ -155,7 +161,13 @@ export function bertFusedObjective(model: Bert, shared: Tensor[], options: BertF
     if (options.target === undefined) throw new Error("bertFusedObjective: label 'fixed' needs a target");
     setTarget(options.target);
   }
-  const size = nd + (joint ? mv : 0);
+  const support = joint && options.labelSupport !== undefined ? [...options.labelSupport] : undefined;
+  if (support !== undefined && (support.length === 0 || support.some((id) => !Number.isInteger(id) || id < 0 || id >= V) || new Set(support).size !== support.length)) {
+    throw new Error(`bertFusedObjective: labelSupport must be distinct token ids in [0, ${V - 1}], got ${JSON.stringify(support.slice(0, 8))}`);
+  }
+  const k = support ? support.length : V;
+  const qs = buf(m * k);
+  const size = nd + (joint ? m * k : 0);
 
   function setTarget(tg: ArrayLike<number>): void {
     if (tg.length !== mv) throw new Error(`bertFusedObjective: target has ${tg.length} entries, expected ${mv}`);
@@ -218,7 +230,11 @@ export function bertFusedObjective(model: Bert, shared: Tensor[], options: BertF
     layerNorm(gt, m, d, W[hb + 2], W[hb + 3], eps, nt, rt, t);
     decoderLogits(tab, t, m, p);
     softmaxRows(p, p, m, V);
-    if (joint) softmaxRows(x.subarray(nd), target, m, V);
+    if (joint && support) {
+      softmaxRows(x.subarray(nd), qs, m, k);
+      target.fill(0);
+      for (let row = 0; row < m; row++) support.forEach((id, c) => (target[row * V + id] = qs[row * k + c]));
+    } else if (joint) softmaxRows(x.subarray(nd), target, m, V);
     for (let row = 0; row < m; row++) {
       let c = 0;
       for (let j = 0; j < V; j++) c += target[row * V + j];
@@ -520,7 +536,11 @@ export function bertFusedObjective(model: Bert, shared: Tensor[], options: BertF
       }
     }
     decoderLogitsAdjoint(tab, hz, m, ht);
-    if (joint) softmaxBack(target, hq, m, V, grad.subarray(nd));
+    if (joint && support) {
+      const hqs = new Float64Array(m * k);
+      for (let row = 0; row < m; row++) support.forEach((id, c) => (hqs[row * k + c] = hq[row * V + id]));
+      softmaxBack(qs, hqs, m, k, grad.subarray(nd));
+    } else if (joint) softmaxBack(target, hq, m, V, grad.subarray(nd));
     // forward pass reversed: t = LN(gt); gt = GELU(ut); ut = r Wt + bt; r = h[positions]
     for (let i = 0; i < md; i++) hnt[i] += ht[i] * W[hb + 2][i % d];
     lnForwardAdjoint(hnt, hrt, nt, rt, m, d, hgt);

@@ -1,0 +1,110 @@
+/**
+ * The text attack beyond DLG: what the gradient gives away (text-leaks.ts), the discrete step
+ * (text-discrete.ts), the threat model (cases/text.ts observe), and the default attack on a paper
+ * sentence with the full 30,522-token BERT (about a minute).
+ */
+import { strict as assert } from 'assert';
+import { tf } from '../lib/engine';
+import { makeTextCase, disposeTextCase, observe } from '../lib/cases/text';
+import type { TextCase } from '../lib/cases/text';
+import { readSeqLength, readMaskedCount, readLabels, readPositions, readTokenSet } from '../lib/attacks/text-leaks';
+import { discreteSearch, permutations, DEFAULT_DISCRETE } from '../lib/attacks/text-discrete';
+import { textDlg } from '../lib/attacks/text';
+import { scoreTokens } from '../lib/analysis/text';
+import { PAPER_SENTENCES, HELD_OUT_SENTENCES } from '../lib/experiments/text-sentences';
+import { encode } from '../lib/data/wordpiece';
+import { createRng, normalArray } from '../lib/rng';
+
+describe('what a BERT MLM gradient gives away', () => {
+  const cases: TextCase[] = [];
+  before(() => {
+    for (const [text, seed] of [[PAPER_SENTENCES[0], 1], [PAPER_SENTENCES[2], 1], [HELD_OUT_SENTENCES[1], 2]] as const) {
+      cases.push(makeTextCase(text, { seed, shareEmbeddingGradient: true }));
+    }
+  });
+  after(() => cases.forEach(disposeTextCase));
+
+  it('sequence length, number masked, the label multiset and the masked positions, on three sentences', () => {
+    for (const c of cases) {
+      const n = readSeqLength(c.model, c.shared);
+      assert.equal(n, c.encoding.ids.length);
+      const m = readMaskedCount(c.model, c.shared);
+      assert.equal(m, c.shape.positions.length);
+      assert.deepEqual(readLabels(c.model, c.shared, m).labels, [...c.masked.labels].sort((a, b) => a - b));
+      assert.deepEqual(readPositions(c.model, c.shared, n, m), c.shape.positions);
+    }
+  });
+
+  it('the token set from the word-embedding gradient: exactly the ids the model read', () => {
+    for (const c of cases) {
+      assert.deepEqual(readTokenSet(c.embeddingGradient!), [...new Set(c.masked.inputIds)].sort((a, b) => a - b));
+    }
+  });
+
+  it('the threat model decides what the attacker receives', () => {
+    const c = cases[1];
+    assert.deepEqual(Object.keys(observe(c, { embeddingGradient: false, positions: 'gradient' })), []);
+    const k = observe(c, { embeddingGradient: true, positions: 'known' });
+    assert.equal(k.seqLength, 18);
+    assert.deepEqual(k.positions, c.shape.positions);
+    assert.equal(k.embeddingGradient, c.embeddingGradient);
+    const plain = makeTextCase(PAPER_SENTENCES[2], { seed: 1 });
+    assert.equal(plain.embeddingGradient, undefined);
+    assert.throws(() => observe(plain, { embeddingGradient: true, positions: 'gradient' }), /make the case with shareEmbeddingGradient: true/);
+    disposeTextCase(plain);
+  });
+});
+
+describe('the discrete step', () => {
+  it('distinct permutations of a multiset', () => {
+    assert.equal(permutations([1, 2, 3]).length, 6);
+    assert.deepEqual(permutations([5, 5, 7]), [[5, 5, 7], [5, 7, 5], [7, 5, 5]]);
+    assert.deepEqual(permutations([4]), [[4]]);
+  });
+
+  it('finds a sentence from a start with a wrong token, two swapped tokens and swapped labels (a quadratic D)', () => {
+    // D = ||E[ids] - E[truth]||^2 + 5 * (labels wrong): zero only at the truth
+    const hidden = 6;
+    const vocab = 40;
+    const table = normalArray(createRng(3), vocab * hidden);
+    const truth = [1, 10, 11, 12, 13, 14, 2];
+    const truthLabels = [20, 21];
+    const distance = (ids: readonly number[], labels: readonly number[], g?: Float64Array) => {
+      let v = 0;
+      ids.forEach((id, i) => {
+        for (let c = 0; c < hidden; c++) {
+          const diff = table[id * hidden + c] - table[truth[i] * hidden + c];
+          v += diff * diff;
+          if (g) g[i * hidden + c] = 2 * diff;
+        }
+      });
+      return v + 5 * labels.filter((l, r) => l !== truthLabels[r]).length;
+    };
+    const start = [1, 10, 13, 12, 11, 30, 2]; // 11 and 13 swapped, 14 replaced by 30
+    const candidates = truth.map((id, i) => (i === 5 ? [30, 31, 14] : [id, 32]));
+    const r = discreteSearch({ seqLength: 7, hidden, table, labels: [21, 20], candidates, distance }, start, { ...DEFAULT_DISCRETE, target: 1e-12 });
+    assert.deepEqual(r.ids, truth);
+    assert.deepEqual(r.labels, truthLabels);
+    assert.equal(r.distance, 0);
+    assert.deepEqual(r.moves, { labels: 0, replace: 1, swap: 1 });
+    assert.ok(r.evals < 60, `${r.evals} evaluations`);
+  });
+});
+
+describe('the default text attack on the full-size BERT (30,522 tokens)', () => {
+  it('recovers a paper sentence exactly, reading the positions and labels off the gradient; tensors do not leak', () => {
+    const text = PAPER_SENTENCES[2];
+    const c = makeTextCase(text, { seed: 1 });
+    const before = tf.memory().numTensors;
+    const counts: number[] = [];
+    const r = textDlg(c.model, c.shared, observe(c), { iterations: 30, onStep: () => counts.push(tf.memory().numTensors) });
+    assert.ok(counts.every((k) => k === before), `tensor counts ${counts}`);
+    const s = scoreTokens(r.ids, encode(text, 32).ids);
+    assert.ok(s.tokenAccuracy >= 0.9, `token accuracy ${s.tokenAccuracy}`);
+    assert.equal(s.exact, true);
+    assert.equal(r.status, 'exact');
+    assert.deepEqual(r.positions, c.shape.positions);
+    assert.ok(r.distance < 1e-9 * r.losses[0], `distance ${r.distance} from ${r.losses[0]}`);
+    disposeTextCase(c);
+  });
+});
