@@ -12,7 +12,7 @@
  *        replace i by c:   <g_i, E[c] - E[ids_i]>,  c among position i's candidates (the nearest tokens
  *                          to the continuous row), the sentence's own tokens and the labels;
  *        swap i and j:     <g_i - g_j, E[ids_j] - E[ids_i]>  (a token recovered at the wrong place);
- *   3. the `batch` best-scored moves are evaluated exactly; the best is kept if it lowers D (else the
+ *   3. the `batch` best-scored moves are evaluated exactly (within `maxEvals` in all); the best is kept if it lowers D (else the
  *      next batch, up to `batches`; then, with `exhaustiveSwaps`, every remaining swap: the ranking can
  *      miss the one swap that starts undoing a rotation of three tokens); stop when a round keeps
  *      nothing, after `rounds`, or at D <= target.
@@ -42,11 +42,13 @@ export interface DiscreteOptions {
   batches: number;
   /** When the ranked batches keep nothing, evaluate every remaining swap exactly. */
   exhaustiveSwaps: boolean;
+  /** Evaluations of D (values and gradients) at most: a search from a poor projection improves a little in every round. */
+  maxEvals: number;
   /** Stop when D falls to this (the sentence explains the gradient). */
   target: number;
 }
 
-export const DEFAULT_DISCRETE: Readonly<Omit<DiscreteOptions, 'target'>> = Object.freeze({ rounds: 24, batch: 16, batches: 3, exhaustiveSwaps: true });
+export const DEFAULT_DISCRETE: Readonly<Omit<DiscreteOptions, 'target'>> = Object.freeze({ rounds: 24, batch: 16, batches: 3, exhaustiveSwaps: true, maxEvals: 600 });
 
 export interface DiscreteResult {
   ids: number[];
@@ -119,7 +121,8 @@ export function discreteSearch(problem: DiscreteProblem, start: readonly number[
     for (let h = 0; h < d; h++) s += g[i * d + h] * table[c * d + h];
     return s;
   };
-  for (let round = 0; round < options.rounds && dist > options.target; round++) {
+  const spent = () => evals + gradients >= options.maxEvals;
+  for (let round = 0; round < options.rounds && dist > options.target && !spent(); round++) {
     problem.distance(ids, labels, g);
     gradients++;
     const bag = new Set(ids.slice(1, n - 1).concat(problem.labels));
@@ -143,6 +146,7 @@ export function discreteSearch(problem: DiscreteProblem, start: readonly number[
       if (kept) break;
       let best: { move: Move; d: number } | undefined;
       for (const mv of batch) {
+        if (spent()) break;
         const trial = [...ids];
         if (mv.kind === 'replace') trial[mv.i] = mv.j;
         else [trial[mv.i], trial[mv.j]] = [trial[mv.j], trial[mv.i]];

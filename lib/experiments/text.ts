@@ -120,11 +120,31 @@ export interface TextVariant {
   name: string;
   threat?: Partial<TextThreat>;
   attack: TextAttackOptions;
+  /** Iterations for this variant (default: the table's). */
+  iterations?: number;
 }
+
+/**
+ * The variants of the variant table (threat model: DEFAULT_TEXT_THREAT unless a variant says).
+ * Each adds one idea to the previous rows: DLG as the paper; labels initialised from the decoder-bias
+ * gradient (notebook 07's second run); labels restricted to the tokens read off it; other distances;
+ * the discrete step; restarts; then the default attack under the other threat models.
+ */
+export const TEXT_VARIANTS: Readonly<Record<string, TextVariant>> = Object.freeze({
+  dlg: { name: 'dlg', attack: { labelInit: 'random', labelSpace: 'vocabulary', distance: 'l2', discreteEvery: 0 } },
+  'labels-init': { name: 'labels-init', attack: { labelInit: 'gradient', labelSpace: 'vocabulary', distance: 'l2', discreteEvery: 0 } },
+  'labels-read': { name: 'labels-read', attack: { labelInit: 'gradient', labelSpace: 'read', distance: 'l2', discreteEvery: 0 } },
+  'labels-read-cosine': { name: 'labels-read-cosine', attack: { labelInit: 'gradient', labelSpace: 'read', distance: 'cosine', discreteEvery: 0 } },
+  'labels-read-tag': { name: 'labels-read-tag', attack: { labelInit: 'gradient', labelSpace: 'read', distance: 'l1l2', discreteEvery: 0 } },
+  discrete: { name: 'discrete', attack: { labelInit: 'gradient', labelSpace: 'read', distance: 'l2', discreteEvery: 10 } },
+  'discrete-restarts': { name: 'discrete-restarts', attack: { labelInit: 'gradient', labelSpace: 'read', distance: 'l2', discreteEvery: 10, restarts: 4, restartIterations: 5 } },
+  'discrete-bag': { name: 'discrete-bag', threat: { embeddingGradient: true }, attack: { labelInit: 'gradient', labelSpace: 'read', distance: 'l2', discreteEvery: 10 } },
+  'discrete-positions-known': { name: 'discrete-positions-known', threat: { positions: 'known' }, attack: { labelInit: 'gradient', labelSpace: 'read', distance: 'l2', discreteEvery: 10 } },
+});
 
 /** Build the jobs of a variant table: every variant on every sentence. */
 export function variantJobs(variants: readonly TextVariant[], sentences: readonly string[], seed: number, iterations: number): TextAttackJob[] {
-  return variants.flatMap((v) => sentences.map((text) => ({ text, seed, iterations, variant: v.name, threat: v.threat, attack: v.attack })));
+  return variants.flatMap((v) => sentences.map((text) => ({ text, seed, iterations: v.iterations ?? iterations, variant: v.name, threat: v.threat, attack: v.attack })));
 }
 
 export interface VariantRow {
