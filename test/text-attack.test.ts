@@ -14,6 +14,8 @@ import { scoreTokens } from '../lib/analysis/text';
 import { PAPER_SENTENCES, HELD_OUT_SENTENCES } from '../lib/experiments/text-sentences';
 import { encode } from '../lib/data/wordpiece';
 import { createRng, normalArray } from '../lib/rng';
+import { bert, disposeBert } from '../lib/models/bert';
+import { mlmGradient } from '../lib/cases/text';
 
 describe('what a BERT MLM gradient gives away', () => {
   const cases: TextCase[] = [];
@@ -82,12 +84,40 @@ describe('the discrete step', () => {
     };
     const start = [1, 10, 13, 12, 11, 30, 2]; // 11 and 13 swapped, 14 replaced by 30
     const candidates = truth.map((id, i) => (i === 5 ? [30, 31, 14] : [id, 32]));
-    const r = discreteSearch({ seqLength: 7, hidden, table, labels: [21, 20], candidates, distance }, start, { ...DEFAULT_DISCRETE, target: 1e-12 });
+    const r = discreteSearch({ seqLength: 7, hidden, table, labels: [21, 20], candidates, distance, fixedEnds: true }, start, { ...DEFAULT_DISCRETE, target: 1e-12 });
     assert.deepEqual(r.ids, truth);
     assert.deepEqual(r.labels, truthLabels);
     assert.equal(r.distance, 0);
     assert.deepEqual(r.moves, { labels: 0, replace: 1, swap: 1 });
     assert.ok(r.evals < 60, `${r.evals} evaluations`);
+  });
+});
+
+describe('text attack options on a tiny BERT', () => {
+  const tiny = { vocabSize: 60, hidden: 16, heads: 2, layers: 1, intermediate: 32, maxPositions: 8, seed: 5 };
+  const ids = [1, 17, 23, 4, 41, 2];
+  const positions = [2];
+  const inputIds = [1, 17, 3, 4, 41, 2];
+
+  it('restarts count towards the iterations; the paper\'s DLG (labels over the vocabulary, no discrete step) still runs; results are seeded', () => {
+    const m = bert(tiny);
+    const shared = mlmGradient(m, inputIds, positions, [23]);
+    const r = textDlg(m, shared, {}, { iterations: 30, restarts: 3, restartIterations: 2, seed: 2 });
+    assert.deepEqual(r.positions, positions, 'positions read off the gradient');
+    assert.deepEqual(r.labelReading, [23]);
+    assert.equal(r.status, 'exact');
+    assert.equal(r.iterations, 20, 'restarts 3 x 2, then 14 steps to the discrete step at 20');
+    assert.deepEqual(scoreTokens(r.ids, ids).exact, true);
+    const again = textDlg(m, shared, {}, { iterations: 30, restarts: 3, restartIterations: 2, seed: 2 });
+    assert.deepEqual(again.losses, r.losses);
+    const dlg = textDlg(m, shared, { seqLength: 6, positions }, { iterations: 3, labelInit: 'random', labelSpace: 'vocabulary', discreteEvery: 0 });
+    assert.equal(dlg.iterations, 3);
+    assert.equal(dlg.discrete.steps, 0);
+    assert.deepEqual(dlg.labelReading, []);
+    assert.throws(() => textDlg(m, shared, {}, { labelSpace: 'all' as never }), /labelSpace must be 'vocabulary' or 'read'/);
+    assert.throws(() => textDlg(m, shared, {}, { restarts: 0 }), /restarts must be an integer >= 1/);
+    tf.dispose(shared);
+    disposeBert(m);
   });
 });
 

@@ -17,7 +17,7 @@
  *      miss the one swap that starts undoing a rotation of three tokens); stop when a round keeps
  *      nothing, after `rounds`, or at D <= target.
  * The label assignment (every distinct permutation of the label multiset, m! at most) is chosen first
- * and again whenever the tokens changed. [CLS] and [SEP] stay.
+ * and again whenever the tokens changed. With `fixedEnds`, [CLS] and [SEP] stay.
  */
 
 export interface DiscreteProblem {
@@ -28,8 +28,10 @@ export interface DiscreteProblem {
   table: ArrayLike<number>;
   /** The label multiset to assign to the masked positions (one per position). */
   labels: readonly number[];
-  /** Candidate token ids for each position (rows 0 and n-1 ignored), best first. */
+  /** Candidate token ids for each position, best first. */
   candidates: readonly (readonly number[])[];
+  /** Positions 0 and n-1 stay as they start ([CLS] and [SEP] of a BERT tokenizer). */
+  fixedEnds: boolean;
   /** D at a sentence: token ids of every position and one label per masked position. With `grad`, writes dD/dE [n, hidden]. */
   distance: (ids: readonly number[], labels: readonly number[], grad?: Float64Array) => number;
 }
@@ -96,6 +98,8 @@ interface Move {
 /** Local search from `start` ids (see the header). */
 export function discreteSearch(problem: DiscreteProblem, start: readonly number[], options: DiscreteOptions): DiscreteResult {
   const { seqLength: n, hidden: d, table } = problem;
+  const lo = problem.fixedEnds ? 1 : 0;
+  const hi = problem.fixedEnds ? n - 1 : n;
   const ids = [...start];
   let evals = 0;
   let gradients = 0;
@@ -125,14 +129,14 @@ export function discreteSearch(problem: DiscreteProblem, start: readonly number[
   for (let round = 0; round < options.rounds && dist > options.target && !spent(); round++) {
     problem.distance(ids, labels, g);
     gradients++;
-    const bag = new Set(ids.slice(1, n - 1).concat(problem.labels));
+    const bag = new Set(ids.slice(lo, hi).concat(problem.labels));
     const scored: Move[] = [];
-    const self = ids.map((c, i) => (i > 0 && i < n - 1 ? dot(i, c) : 0));
-    for (let i = 1; i < n - 1; i++) {
+    const self = ids.map((c, i) => (i >= lo && i < hi ? dot(i, c) : 0));
+    for (let i = lo; i < hi; i++) {
       for (const c of new Set([...problem.candidates[i], ...bag])) {
         if (c !== ids[i]) scored.push({ kind: 'replace', i, j: c, score: dot(i, c) - self[i] });
       }
-      for (let j = i + 1; j < n - 1; j++) {
+      for (let j = i + 1; j < hi; j++) {
         if (ids[i] !== ids[j]) scored.push({ kind: 'swap', i, j, score: dot(i, ids[j]) - self[i] + dot(j, ids[i]) - self[j] });
       }
     }

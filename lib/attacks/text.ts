@@ -298,7 +298,7 @@ export function textDlg(model: Bert, shared: Tensor[], knowledge: TextKnowledge 
       startIds[n - 1] = vocab.sepId;
     }
     const r = discreteSearch(
-      { seqLength: n, hidden, table, labels: labelReading, candidates: cands, distance: sentenceDistance },
+      { seqLength: n, hidden, table, labels: labelReading, candidates: cands, distance: sentenceDistance, fixedEnds: vocab !== undefined || specials.length > 0 },
       startIds,
       { ...DEFAULT_DISCRETE, target: exactTolerance },
     );
