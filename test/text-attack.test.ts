@@ -7,9 +7,9 @@ import { strict as assert } from 'assert';
 import { tf } from '../lib/engine';
 import { makeTextCase, disposeTextCase, observe } from '../lib/cases/text';
 import type { TextCase } from '../lib/cases/text';
-import { readSeqLength, readMaskedCount, readLabels, readPositions, readTokenSet } from '../lib/attacks/text-leaks';
+import { readSeqLength, readMaskedCount, readLabels, readPositions, readTokenSet, positionHypotheses } from '../lib/attacks/text-leaks';
 import { discreteSearch, permutations, DEFAULT_DISCRETE } from '../lib/attacks/text-discrete';
-import { textDlg } from '../lib/attacks/text';
+import { textDlg, textDlgSearchPositions } from '../lib/attacks/text';
 import { scoreTokens } from '../lib/analysis/text';
 import { PAPER_SENTENCES, HELD_OUT_SENTENCES } from '../lib/experiments/text-sentences';
 import { encode } from '../lib/data/wordpiece';
@@ -116,6 +116,26 @@ describe('text attack options on a tiny BERT', () => {
     assert.deepEqual(dlg.labelReading, []);
     assert.throws(() => textDlg(m, shared, {}, { labelSpace: 'all' as never }), /labelSpace must be 'vocabulary' or 'read'/);
     assert.throws(() => textDlg(m, shared, {}, { restarts: 0 }), /restarts must be an integer >= 1/);
+    tf.dispose(shared);
+    disposeBert(m);
+  });
+});
+
+describe('searching the masked positions', () => {
+  it('position hypotheses: distinct sets, the reading first; the search stops at the first exact result', () => {
+    const tiny = { vocabSize: 60, hidden: 16, heads: 2, layers: 1, intermediate: 32, maxPositions: 8, seed: 5 };
+    const m = bert(tiny);
+    const inputIds = [1, 17, 3, 4, 3, 2];
+    const shared = mlmGradient(m, inputIds, [2, 4], [23, 9]);
+    const hs = positionHypotheses(m, shared, 6, 2, 5);
+    assert.equal(hs.length, 5);
+    assert.equal(new Set(hs.map((h) => h.join())).size, 5);
+    assert.deepEqual(hs[0], readPositions(m, shared, 6, 2));
+    assert.ok(hs.some((h) => h.join() === '2,4'), JSON.stringify(hs));
+    const r = textDlgSearchPositions(m, shared, {}, { iterations: 30, seed: 1 }, 3);
+    assert.equal(r.status, 'exact');
+    assert.deepEqual(r.positions, [2, 4]);
+    assert.deepEqual(scoreTokens(r.ids, [1, 17, 23, 4, 9, 2]).exact, true);
     tf.dispose(shared);
     disposeBert(m);
   });

@@ -87,6 +87,26 @@ export function readPositions(model: Bert, shared: Tensor[], n: number, m: numbe
   return inner.sort((a, b) => norms[b] - norms[a]).slice(0, m).sort((a, b) => a - b);
 }
 
+/**
+ * Hypotheses for the masked positions, most likely first: m-subsets of the m + 2 rows with the largest
+ * position-gradient norms, ordered by their summed norm (the first is readPositions').
+ */
+export function positionHypotheses(model: Bert, shared: Tensor[], n: number, m: number, count: number): number[][] {
+  const norms = positionGradientNorms(model, shared, n);
+  const pool = Array.from({ length: n - 2 }, (_, i) => i + 1).sort((a, b) => norms[b] - norms[a]).slice(0, m + 2);
+  const subsets: number[][] = [];
+  const pick = (start: number, cur: number[]) => {
+    if (cur.length === m) {
+      subsets.push([...cur]);
+      return;
+    }
+    for (let i = start; i < pool.length; i++) pick(i + 1, [...cur, pool[i]]);
+  };
+  pick(0, []);
+  const score = (s: number[]) => s.reduce((a, q) => a + norms[q], 0);
+  return subsets.sort((a, b) => score(b) - score(a)).slice(0, count).map((s) => s.sort((a, b) => a - b));
+}
+
 /** Token ids whose row of the word-embedding table's gradient is non-zero (the tokens the model read). */
 export function readTokenSet(embeddingGradient: Tensor): number[] {
   const [vocab, d] = embeddingGradient.shape;

@@ -32,7 +32,7 @@ import type { Bert } from '../models/bert';
 import { nearestTokens, nearestCandidates } from './decode';
 import type { NearestMetric } from './decode';
 import { bertVocab, unusedIds } from '../data/wordpiece';
-import { readSeqLength, readMaskedCount, readLabels, readPositions, readTokenSet } from './text-leaks';
+import { readSeqLength, readMaskedCount, readLabels, readPositions, readTokenSet, positionHypotheses } from './text-leaks';
 import { discreteSearch, DEFAULT_DISCRETE } from './text-discrete';
 import type { TextKnowledge } from '../cases/text';
 import type { Tensor } from '@tensorflow/tfjs';
@@ -438,4 +438,35 @@ function complement(keep: readonly number[], size: number): number[] {
   const out: number[] = [];
   for (let i = 0; i < size; i++) if (!k.has(i)) out.push(i);
   return out;
+}
+
+/**
+ * The attack when the masked positions are not handed over and their reading may be wrong: textDlg on
+ * each of `hypotheses` position sets (positionHypotheses: read off the position-embedding gradient,
+ * most likely first), each with the full budget, stopping at the first 'exact' result; otherwise the
+ * result of lowest gradient distance (never the truth). `iterations` and `evals` of the returned
+ * result add up every run. With positions in `knowledge`, this is textDlg.
+ */
+export function textDlgSearchPositions(model: Bert, shared: Tensor[], knowledge: TextKnowledge = {}, overrides: Partial<TextDlgOptions> = {}, hypotheses = 3): TextDlgResult {
+  if (knowledge.positions) return textDlg(model, shared, knowledge, overrides);
+  if (!Number.isInteger(hypotheses) || hypotheses < 1) throw new Error(`position hypotheses must be a positive integer, got ${hypotheses}`);
+  checkShared(model, shared);
+  const n = knowledge.seqLength ?? readSeqLength(model, shared);
+  checkTextShape(model, { seqLength: n, positions: [1] });
+  const m = readMaskedCount(model, shared);
+  let best: TextDlgResult | undefined;
+  let iterations = 0;
+  let evals = 0;
+  const discrete = { steps: 0, kept: 0, evals: 0 };
+  for (const positions of positionHypotheses(model, shared, n, m, hypotheses)) {
+    const r = textDlg(model, shared, { ...knowledge, seqLength: n, positions }, overrides);
+    iterations += r.iterations;
+    evals += r.evals;
+    discrete.steps += r.discrete.steps;
+    discrete.kept += r.discrete.kept;
+    discrete.evals += r.discrete.evals;
+    if (best === undefined || r.distance < best.distance) best = r;
+    if (r.status === 'exact') break;
+  }
+  return { ...(best as TextDlgResult), iterations, evals, discrete };
 }

@@ -10,7 +10,7 @@
  */
 import { makeTextCase, disposeTextCase, observe, DEFAULT_TEXT_THREAT } from '../cases/text';
 import type { TextThreat } from '../cases/text';
-import { textDlg } from '../attacks/text';
+import { textDlg, textDlgSearchPositions } from '../attacks/text';
 import type { TextDlgOptions } from '../attacks/text';
 import { scoreTokens } from '../analysis/text';
 import { decode } from '../data/wordpiece';
@@ -28,6 +28,8 @@ export interface TextAttackJob {
   threat?: Partial<TextThreat>;
   /** Attack options over textDlg's defaults. */
   attack?: TextAttackOptions;
+  /** With positions read off the gradient: hypotheses tried (textDlgSearchPositions; default 1, the reading). */
+  positionHypotheses?: number;
   /** A name for tables (e.g. the variant's). */
   variant?: string;
   /** Shorthands kept for notebook 07 (same as attack.labelInit / metric / optimizer). */
@@ -71,7 +73,8 @@ export function run(job: TextAttackJob): TextAttackResult {
   const threat: TextThreat = { ...DEFAULT_TEXT_THREAT, ...(job.threat ?? {}) };
   const c = makeTextCase(job.text, { seed: job.seed, shareEmbeddingGradient: threat.embeddingGradient });
   try {
-    const r = textDlg(c.model, c.shared, observe(c, threat), {
+    const attack = (job.positionHypotheses ?? 1) > 1 ? (m: typeof c.model, g: typeof c.shared, k: ReturnType<typeof observe>, o: Partial<TextDlgOptions>) => textDlgSearchPositions(m, g, k, o, job.positionHypotheses) : textDlg;
+    const r = attack(c.model, c.shared, observe(c, threat), {
       iterations: job.iterations,
       seed: job.seed,
       snapshotEvery: 1,
@@ -122,6 +125,8 @@ export interface TextVariant {
   attack: TextAttackOptions;
   /** Iterations for this variant (default: the table's). */
   iterations?: number;
+  /** Position hypotheses to search when the positions are read off the gradient (default 1). */
+  positionHypotheses?: number;
 }
 
 /**
@@ -144,7 +149,7 @@ export const TEXT_VARIANTS: Readonly<Record<string, TextVariant>> = Object.freez
 
 /** Build the jobs of a variant table: every variant on every sentence. */
 export function variantJobs(variants: readonly TextVariant[], sentences: readonly string[], seed: number, iterations: number): TextAttackJob[] {
-  return variants.flatMap((v) => sentences.map((text) => ({ text, seed, iterations: v.iterations ?? iterations, variant: v.name, threat: v.threat, attack: v.attack })));
+  return variants.flatMap((v) => sentences.map((text) => ({ text, seed, iterations: v.iterations ?? iterations, variant: v.name, threat: v.threat, attack: v.attack, positionHypotheses: v.positionHypotheses })));
 }
 
 export interface VariantRow {
