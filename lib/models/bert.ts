@@ -10,8 +10,10 @@
  *
  * The attack works in embedding space: the model's input is the word-embedding matrix
  * [seq, hidden] (the rows E_word[ids]), so the table E_word is not one of `params` (it is not on
- * the attack path, and its gradient, non-zero exactly on the rows of the sentence's tokens, is
- * not shared: see lib/attacks/text.ts). The decoder is untied from E_word for the same reason.
+ * the attack path). Its gradient, non-zero exactly on the rows of the sentence's tokens, is shared
+ * only when the threat model says so (lib/cases/text.ts, TextThreat.embeddingGradient). The decoder
+ * is untied from E_word (BERT ties them; lib/models/bert-checkpoint.ts copies a tied checkpoint's
+ * word embeddings into the decoder), so that the two gradients stay apart.
  *
  * Every op is twice differentiable with tfjs + lib/engine/twice.ts (checked against finite differences
  * in test/bert.test.ts): matMul / batchMatMul, transpose, reshape, slice, mean, rsqrt, erf, exp,
