@@ -7,6 +7,7 @@
  *   TEXT_VARIANTS            the attack variants of the variant table, by name
  *   variantJobs(...)         the jobs of a table: variants x sentences
  *   variantTable(results)    mean token accuracy per variant, on the paper's and the held-out sentences
+ *   paperRows(result)        the paper's table for one run: initial, iterations 10 / 20 / 30, end, original
  */
 import { makeTextCase, disposeTextCase, observe, DEFAULT_TEXT_THREAT } from '../cases/text';
 import type { TextThreat } from '../cases/text';
@@ -186,4 +187,27 @@ export function variantTable(results: readonly TextAttackResult[]): VariantRow[]
       meanEvals: mean(rs.map((r) => r.evals + r.discrete.evals)),
     };
   });
+}
+
+export interface PaperRow {
+  /** 'initial', 'iteration 10', ..., 'end (N)', 'original' */
+  row: string;
+  iteration: number;
+  decoded: string;
+  tokenAccuracy: number;
+}
+
+/**
+ * The paper's text table for one run (its curve needs snapshotEvery 1, as run() records): the
+ * decoded text at the initial state, at each of `marks` below the end, at the end, and the original.
+ * A run that stopped early at an exact sentence keeps that sentence for the later marks.
+ */
+export function paperRows(r: TextAttackResult, marks: readonly number[] = [10, 20, 30]): PaperRow[] {
+  const end = r.curve[r.curve.length - 1];
+  const at = (k: number) => r.curve.filter((p) => p.iteration <= k).pop() ?? r.curve[0];
+  const rows: PaperRow[] = [{ row: 'initial', iteration: 0, decoded: r.curve[0].decoded, tokenAccuracy: r.curve[0].tokenAccuracy }];
+  for (const k of marks) if (k > 0 && k < end.iteration) rows.push({ row: `iteration ${k}`, iteration: k, decoded: at(k).decoded, tokenAccuracy: at(k).tokenAccuracy });
+  rows.push({ row: `end (${end.iteration})`, iteration: end.iteration, decoded: end.decoded, tokenAccuracy: end.tokenAccuracy });
+  rows.push({ row: 'original', iteration: NaN, decoded: r.original, tokenAccuracy: 1 });
+  return rows;
 }
