@@ -207,7 +207,7 @@ export function paperRows(r: TextAttackResult, marks: readonly number[] = [10, 2
   const at = (k: number) => r.curve.filter((p) => p.iteration <= k).pop() ?? r.curve[0];
   const rows: PaperRow[] = [{ row: 'initial', iteration: 0, decoded: r.curve[0].decoded, tokenAccuracy: r.curve[0].tokenAccuracy }];
   for (const k of marks) if (k > 0 && k < end.iteration) rows.push({ row: `iteration ${k}`, iteration: k, decoded: at(k).decoded, tokenAccuracy: at(k).tokenAccuracy });
-  rows.push({ row: `end (${end.iteration})`, iteration: end.iteration, decoded: end.decoded, tokenAccuracy: end.tokenAccuracy });
+  rows.push({ row: `end (${r.iterations} iterations run${r.status === 'exact' ? ', exact' : ''})`, iteration: r.iterations, decoded: end.decoded, tokenAccuracy: end.tokenAccuracy });
   rows.push({ row: 'original', iteration: NaN, decoded: r.original, tokenAccuracy: 1 });
   return rows;
 }
