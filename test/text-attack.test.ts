@@ -12,6 +12,8 @@ import { discreteSearch, permutations, DEFAULT_DISCRETE } from '../lib/attacks/t
 import { textDlg, textDlgSearchPositions } from '../lib/attacks/text';
 import { scoreTokens } from '../lib/analysis/text';
 import { PAPER_SENTENCES, HELD_OUT_SENTENCES } from '../lib/experiments/text-sentences';
+import { variantTable, paperRows } from '../lib/experiments/text';
+import type { TextAttackResult } from '../lib/experiments/text';
 import { encode } from '../lib/data/wordpiece';
 import { createRng, normalArray } from '../lib/rng';
 import { bert, disposeBert } from '../lib/models/bert';
@@ -138,6 +140,30 @@ describe('searching the masked positions', () => {
     assert.deepEqual(scoreTokens(r.ids, [1, 17, 23, 4, 9, 2]).exact, true);
     tf.dispose(shared);
     disposeBert(m);
+  });
+});
+
+describe('text experiment tables', () => {
+  const result = (variant: string, text: string, acc: number, iterations: number): TextAttackResult => ({
+    text, variant, threat: { embeddingGradient: false, positions: 'gradient' }, original: 'a b c', masked: 'a [MASK] c', maskedPositions: [2],
+    positionsUsed: [2], positionsCorrect: true, labelReadingCorrect: true, tokens: 3,
+    curve: [0, 5, 10, 40].map((k, i) => ({ iteration: k, decoded: `d${k}`, tokenAccuracy: [0, 0.5, acc, acc][i], exact: acc === 1 && k >= 10, distance: 1 / (k + 1) })),
+    decoded: 'd40', tokenAccuracy: acc, exact: acc === 1, labelsCorrect: 1, iterations, evals: 10, discrete: { steps: 1, kept: 1, evals: 5 }, seconds: 2, distance: 0, status: acc === 1 ? 'exact' : 'completed', model: 'm',
+  });
+
+  it('variantTable: mean token accuracy on the paper\'s and the held-out sentences, exact counts, worst', () => {
+    const rows = variantTable([
+      result('v', PAPER_SENTENCES[0], 1, 10), result('v', PAPER_SENTENCES[1], 0.5, 40), result('v', HELD_OUT_SENTENCES[0], 1, 10),
+      result('w', PAPER_SENTENCES[0], 0.25, 40),
+    ]);
+    assert.deepEqual(rows.map((r) => [r.variant, r.paper, r.heldOut, r.paperExact, r.heldOutExact, r.worst, r.meanEvals]), [['v', 0.75, 1, 1, 1, 0.5, 15], ['w', 0.25, NaN, 0, 0, 0.25, 15]]);
+  });
+
+  it('paperRows: initial, the marks before the end, the end, the original', () => {
+    const rows = paperRows(result('v', PAPER_SENTENCES[0], 1, 10), [10, 20, 30]);
+    assert.deepEqual(rows.map((r) => [r.row, r.decoded, r.tokenAccuracy]), [
+      ['initial', 'd0', 0], ['iteration 10', 'd10', 1], ['iteration 20', 'd10', 1], ['iteration 30', 'd10', 1], ['end (10 iterations run, exact)', 'd40', 1], ['original', 'a b c', 1],
+    ]);
   });
 });
 
