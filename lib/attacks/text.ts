@@ -403,7 +403,7 @@ export function textDlg(model: Bert, shared: Tensor[], knowledge: TextKnowledge 
   distance = final.distance;
   // stopped early at an exact sentence: its answer stands for the rest of the budget (curves line up)
   const end = status === 'exact' ? o.iterations : iteration;
-  for (let k = iteration + 1; k < end; k++) if (k % o.snapshotEvery === 0) snapshots.push({ iteration: k, distance, ids: final.ids });
+  for (let k = snapshots[snapshots.length - 1].iteration + 1; k < end; k++) if (k % o.snapshotEvery === 0) snapshots.push({ iteration: k, distance, ids: final.ids });
   snapshots.push({ iteration: end, distance, ids: final.ids });
   return {
     ids: final.ids,
