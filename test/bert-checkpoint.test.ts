@@ -11,7 +11,7 @@ import { tf } from '../lib/engine';
 import { bert, disposeBert } from '../lib/models/bert';
 import { loadBertCheckpoint, saveBertCheckpoint } from '../lib/models/bert-checkpoint';
 import { readSafetensors, writeSafetensors } from '../lib/data/safetensors';
-import { mlmGradient, mlmEmbeddingGradient } from '../lib/cases/text';
+import { mlmGradient, mlmEmbeddingGradient, makeTextCase, disposeTextCase } from '../lib/cases/text';
 
 const GOLDEN = path.join(__dirname, '../../test/golden');
 const relErr = (a: ArrayLike<number>, b: ArrayLike<number>) => {
@@ -128,6 +128,22 @@ describe('BERT checkpoints in bert-base-uncased\'s layout', () => {
     a.params.forEach((p, i) => assert.deepEqual(Array.from(b.params[i].dataSync()), Array.from(p.dataSync()), a.paramNames[i]));
     disposeBert(a);
     disposeBert(b);
+  });
+
+  it('a text case on a checkpoint: the full-size model saved and loaded gives the same shared gradient', () => {
+    const file = path.join(dir, 'small-bert.safetensors');
+    const m = bert({ seed: 1 });
+    saveBertCheckpoint(m, file);
+    disposeBert(m);
+    const text = 'We invite submissions.';
+    const a = makeTextCase(text, { seed: 1 });
+    const b = makeTextCase(text, { seed: 1, checkpoint: file });
+    assert.equal(b.model.name, 'BERT-MLM L2 H64 A4 V30522 (checkpoint small-bert.safetensors)');
+    assert.deepEqual(b.shape, a.shape);
+    a.shared.forEach((g, i) => assert.deepEqual(Array.from(b.shared[i].dataSync()), Array.from(g.dataSync()), a.model.paramNames[i]));
+    disposeTextCase(a);
+    disposeTextCase(b);
+    assert.throws(() => makeTextCase(text, { checkpoint: path.join(GOLDEN, 'bert-tiny.safetensors') }), /model vocabulary \(50\) differs from bert-base-uncased's \(30522\)/);
   });
 
   it('a missing or mis-shaped tensor is one clear error', () => {

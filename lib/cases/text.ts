@@ -6,6 +6,7 @@
  */
 import { tf } from '../engine';
 import { bert, disposeBert, SMALL_BERT } from '../models/bert';
+import { loadBertCheckpoint } from '../models/bert-checkpoint';
 import type { Bert, BertConfig } from '../models/bert';
 import { oneHot } from '../models/nn';
 import { bertVocab, encode } from '../data/wordpiece';
@@ -76,6 +77,8 @@ export interface TextCaseOptions {
   maskRate?: number;
   /** Also compute the word-embedding table's gradient (see TextThreat). Default false. */
   shareEmbeddingGradient?: boolean;
+  /** A BERT checkpoint (safetensors, bert-base-uncased's layout; lib/models/bert-checkpoint.ts) instead of a random model. */
+  checkpoint?: string;
 }
 
 /** Parameter gradients of the MLM loss for token ids `inputIds` with one-hot labels at `positions`. */
@@ -112,7 +115,7 @@ export function mlmEmbeddingGradient(model: Bert, inputIds: readonly number[], p
 export function makeTextCase(text: string, options: TextCaseOptions = {}): TextCase {
   const seed = options.seed ?? SMALL_BERT.seed;
   const vocab = bertVocab();
-  const model = bert({ seed, ...(options.model ?? {}) });
+  const model = options.checkpoint !== undefined ? loadBertCheckpoint(options.checkpoint) : bert({ seed, ...(options.model ?? {}) });
   if (model.config.vocabSize !== vocab.size) {
     disposeBert(model);
     throw new Error(`model vocabulary (${model.config.vocabSize}) differs from bert-base-uncased's (${vocab.size})`);
