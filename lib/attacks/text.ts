@@ -1,25 +1,29 @@
 /**
  * DLG on text (paper, section 4.2): the attack in embedding space on a BERT masked-LM step.
  *
- * The attacker knows the model (weights and word-embedding table) and the shared gradient, and
- * whatever the threat model hands over besides (`TextKnowledge`, lib/cases/text.ts `observe`): the
- * sequence length and the masked positions, or neither (then both are read off the gradient:
- * text-leaks.ts), and the word-embedding table's gradient when the client shares it (then the set of
- * tokens the model read is its non-zero rows, and decoding keeps to them).
+ * Threat model. The attacker knows the model (weights, word-embedding table, WordPiece vocabulary)
+ * and the shared gradient of every parameter in model.params, and whatever the threat model hands
+ * over besides (`TextKnowledge`; lib/cases/text.ts `TextThreat`, `observe`): the sequence length and
+ * the masked positions, or neither (then both are read off the gradient, text-leaks.ts), and the
+ * word-embedding table's gradient when the client shares it (then the set of tokens the model read is
+ * its non-zero rows, and decoding keeps to them). It never sees the text, its tokens or its labels.
  *
- * It draws dummy input embeddings E' [seq, hidden] and dummy label logits Y' [masked, vocab] and
- * minimises the gradient distance (text-objective.ts; L2 as DLG, or cosine, or TAG's L1 + L2)
+ * It draws dummy input embeddings E' [seq, hidden] and dummy label logits Y' and minimises the
+ * gradient distance (text-objective.ts; L2 as DLG, or cosine, or TAG's L1 + L2)
  *     D(E', Y') = distance( dL_MLM(E', softmax(Y'))/dW , g )
- * with L-BFGS (or Adam). Options beyond DLG, each measured in lib/experiments/text.ts:
+ * with L-BFGS (or Adam). Options beyond DLG, each measured in lib/experiments/text.ts (TEXT_VARIANTS):
  *   labelInit 'gradient'   Y' starts with +10 on the masked tokens read off the decoder-bias gradient;
+ *   labelSpace 'read'      Y' ranges over those tokens only (masked x |labels| logits, not x 30,522);
  *   restarts               several initialisations run `restartIterations` steps each; the one with the
  *                          lowest gradient distance continues (never the truth: the attacker has none);
  *   discreteEvery          every k steps and at the end, a discrete step (text-discrete.ts, after LAMP):
  *                          project to tokens, local search on the gradient distance of whole sentences,
- *                          and continue from the projection when it lowers the distance.
- * Tokens come back by nearest word embedding (cosine by default, or L2); at a masked position the
- * recovered sentence takes the label (the model read [MASK] there). `iterations` counts every
- * optimiser step, restarts included. textDlg never sees the truth; lib/analysis/text.ts scores it.
+ *                          continue from the sentence found; the answer is the best sentence found.
+ * The attack stops early once the distance falls to 1e-9 of the initial one ('exact': the sentence, or
+ * the embeddings, explain the gradient to float32 rounding). Tokens come back by nearest word
+ * embedding (cosine by default, or L2); at a masked position the recovered sentence takes the label
+ * (the model read [MASK] there). `iterations` counts every optimiser step, restarts included.
+ * textDlg never sees the truth; lib/analysis/text.ts scores its output.
  */
 import { createRng } from '../rng';
 import { checkShared } from '../models/gradients';
