@@ -42,6 +42,16 @@ describe('npm run dlg: nothing is lost, nothing is silently ignored', function (
     assert.equal(plain.epsilon, 'Infinity');
   });
 
+  it('--model resnet20 attacks the paper\'s ResNet: the JSON names the model and its evaluations', () => {
+    const r = dlgCli(['--image', ASTRONAUT, '--label', '7', '--iterations', '2', '--size', '8', '--model', 'resnet20', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.model, 'resnet20');
+    assert.equal(j.size, 8);
+    assert.equal(j.iterations, 2);
+    assert.ok(j.evals > 2 && j.gradient_distance > 0 && j.mse > 1e-3, `evaluations ${j.evals}, distance ${j.gradient_distance}, MSE ${j.mse}`);
+  });
+
   it('progress lines give N of total and the time left', () => {
     const r = dlgCli(['--image', ASTRONAUT, '--label', '7', '--iterations', '20']);
     assert.equal(r.code, 0, r.stderr);
@@ -66,6 +76,7 @@ describe('npm run dlg: nothing is lost, nothing is silently ignored', function (
     [[...image, '--seed', '1', '--seed', '2'], /--seed given twice/],
     [[...image, '--paper', '--preset', 'batch'], /--paper \(= --preset paper\) contradicts --preset batch/],
     [[...image, '--preset', 'fast'], /--preset must be 'default', 'paper' or 'batch', got 'fast'/],
+    [[...image, '--model', 'resnet99'], /--model must be one of lenet, resnet20, resnet32, resnet56, resnet18-released, got 'resnet99'/],
     [[...image, '--engine', 'gpu'], /--engine must be 'auto', 'tfjs' or 'fused', got 'gpu'/],
     [[...image, '--snapshot-every', '0'], /--snapshot-every must be >= 1, got 0/],
     [[...image, '--size', '1'], /--size must be in \[2, 512\], got 1/],

@@ -2,6 +2,7 @@
  * `npm run dlg -- --image FILE ...` and `--batch N ...`: DLG on one image or a batch (see lib/cli/dlg.ts).
  * Everything the flags say is checked, and every input read, before the attack starts.
  */
+import { MODEL_NAMES, isModelName, makeModel } from '../models/index';
 import { UsageError } from './args';
 import type { Parsed } from './args';
 import type { Mode } from './flags';
@@ -104,6 +105,8 @@ export function runImages(args: Parsed, mode: Mode): void {
   } catch (e) {
     throw new UsageError(`--defense: ${(e as Error).message}`);
   }
+  const modelName = args.model as string;
+  if (!isModelName(modelName)) throw new UsageError(`--model must be one of ${MODEL_NAMES.join(', ')}, got '${modelName}'`);
   const delta = (args.delta as number | undefined) ?? STEP_DELTA;
   if (!(delta > 0 && delta < 1)) throw new UsageError(`--delta must be in (0, 1), got ${delta}`);
   const privacy = stepEpsilon(defense.spec, delta);
@@ -113,7 +116,9 @@ export function runImages(args: Parsed, mode: Mode): void {
   if (!quiet) for (const note of input.notes) process.stderr.write(`note: ${note}\n`);
 
   // ---- the work: the client's case (defended gradient), the attack, the scores
-  const c = makeCase({ images: input.truths, labels: input.labels, seed, numClasses: CLASSES, defense });
+  const [height, width, channels] = [input.truths[0].height, input.truths[0].width, input.truths[0].channels];
+  const model = modelName === 'lenet' ? undefined : makeModel(modelName, { inputShape: [height, width, channels], numClasses: CLASSES, seed });
+  const c = makeCase({ images: input.truths, labels: input.labels, seed, numClasses: CLASSES, defense, model });
   const progress = progressReporter('iteration', config.iterations, { quiet, every: config.snapshotEvery });
   let result: DlgResult;
   try {
@@ -122,7 +127,7 @@ export function runImages(args: Parsed, mode: Mode): void {
     disposeCase(c);
   }
   const report = attackReport(result, input.truths, input.labels);
-  const settings = { seed, size: input.truths[0].height, preset, defense: defense.spec, epsilon: privacy.epsilon, epsilon_exact: privacy.exactEpsilon, delta, line_search: config.lbfgs.lineSearch, label_strategy: config.label, notes: input.notes, out: out?.dir ?? null };
+  const settings = { model: modelName, seed, size: input.truths[0].height, preset, defense: defense.spec, epsilon: privacy.epsilon, epsilon_exact: privacy.exactEpsilon, delta, line_search: config.lbfgs.lineSearch, label_strategy: config.label, notes: input.notes, out: out?.dir ?? null };
   const line = mode === 'image'
     ? { image: input.source, mse: report.mse, psnr: report.psnr, ssim: report.ssim, recovered: report.recovered, label: report.labels[0], label_ok: report.labelOk, ...settings, ...runFields(report) }
     : {

@@ -19,6 +19,7 @@
  * Bad input (a bad flag value, a flag that does not apply to the mode, a flag given twice, an unreadable
  * image, an unusable --out) prints one error line and exits with code 2 before any work starts.
  */
+import { MODEL_NAMES } from '../models/index';
 import { parseArgs, usage, runMain, givenFlags, UsageError } from './args';
 import type { FlagSpec, Parsed } from './args';
 import { CONFIG_FLAGS } from './flags';
@@ -47,6 +48,7 @@ export const FLAGS: Record<string, CliFlag> = {
   image: { kind: 'strings', modes: IMAGES, help: 'PNG or JPEG file (resized to --size); with --batch N, N of them' },
   label: { kind: 'int', modes: ['image'], default: 0, help: 'true label of --image in [0, 99]', hint: 'with --batch give --labels' },
   size: { kind: 'int', modes: IMAGES, help: 'image side in pixels: --image files are resized to SIZE x SIZE (default 32), --dataset images when given; the LeNet follows the size' },
+  model: { kind: 'string', modes: IMAGES, default: 'lenet', help: `the client's model: ${MODEL_NAMES.join(', ')} (lib/models; ResNets use --engine tfjs and cost seconds per evaluation)` },
   seed: { kind: 'int', modes: ALL, default: 1, help: 'seed of the model, the dummy and the defense (text: and the masking)' },
   preset: { kind: 'string', modes: IMAGES, help: `starting configuration: ${PRESET_NAMES.join(', ')} (lib/config.ts; default: 'default', 'batch' for --batch N > 1)` },
   paper: { kind: 'boolean', modes: IMAGES, help: 'the released code exactly (= --preset paper: no line search)' },

@@ -10,8 +10,10 @@
  *
  * The attack works in embedding space: the model's input is the word-embedding matrix
  * [seq, hidden] (the rows E_word[ids]), so the table E_word is not one of `params` (it is not on
- * the attack path, and its gradient, non-zero exactly on the rows of the sentence's tokens, is
- * not shared: see lib/attacks/text.ts). The decoder is untied from E_word for the same reason.
+ * the attack path). Its gradient, non-zero exactly on the rows of the sentence's tokens, is shared
+ * only when the threat model says so (lib/cases/text.ts, TextThreat.embeddingGradient). The decoder
+ * is untied from E_word (BERT ties them; lib/models/bert-checkpoint.ts copies a tied checkpoint's
+ * word embeddings into the decoder), so that the two gradients stay apart.
  *
  * Every op is twice differentiable with tfjs + lib/engine/twice.ts (checked against finite differences
  * in test/bert.test.ts): matMul / batchMatMul, transpose, reshape, slice, mean, rsqrt, erf, exp,
@@ -116,13 +118,9 @@ export function selfAttention(x: Tensor2D, wq: Tensor, bq: Tensor, wk: Tensor, b
   return tf.add(tf.matMul(context, wo as Tensor2D), bo) as Tensor2D;
 }
 
-/** A BERT-MLM with freshly initialised parameters (see SMALL_BERT). */
-export function bert(overrides: Partial<BertConfig> = {}): Bert {
-  useEngine();
-  const c = bertConfig(overrides);
+/** [name, shape, init] of every parameter, in the order of `params`: 'normal' N(0, 1), 'dense' N(0, 1/fan_in), 'one', 'zero'. */
+export function bertParameterSpec(c: BertConfig): [string, number[], 'normal' | 'dense' | 'one' | 'zero'][] {
   const { hidden: h, intermediate: inner, vocabSize: vocab } = c;
-  const rng = createRng(c.seed);
-  // [name, shape, init]: 'normal' N(0, 1) (embeddings), 'dense' N(0, 1/fan_in), 'one', 'zero'
   const spec: [string, number[], 'normal' | 'dense' | 'one' | 'zero'][] = [
     ['embeddings.position_embeddings', [c.maxPositions, h], 'normal'],
     ['embeddings.LayerNorm.weight', [h], 'one'],
@@ -154,8 +152,35 @@ export function bert(overrides: Partial<BertConfig> = {}): Bert {
     ['cls.predictions.decoder.weight', [h, vocab], 'dense'],
     ['cls.predictions.decoder.bias', [vocab], 'zero'],
   );
-  const wordEmbeddings = tf.tensor2d(normalArray(rng, vocab * h), [vocab, h]);
+  return spec;
+}
+
+/** A BERT-MLM with freshly initialised parameters (see SMALL_BERT). */
+export function bert(overrides: Partial<BertConfig> = {}): Bert {
+  useEngine();
+  const c = bertConfig(overrides);
+  const rng = createRng(c.seed);
+  const spec = bertParameterSpec(c);
+  const wordEmbeddings = tf.tensor2d(normalArray(rng, c.vocabSize * c.hidden), [c.vocabSize, c.hidden]);
   const params = spec.map(([, shape, init]) => initTensor(rng, shape, init));
+  return assembleBert(c, wordEmbeddings, params, `random init, seed ${c.seed}`);
+}
+
+/**
+ * A BERT-MLM from given tensors (the model takes them over: disposeBert frees them): the word
+ * embeddings [vocab, hidden] and `params` in the order and shapes of bertParameterSpec(config).
+ * `origin` goes into the name, e.g. "random init, seed 1" or "checkpoint bert.safetensors".
+ */
+export function assembleBert(c: BertConfig, wordEmbeddings: Tensor2D, params: Tensor[], origin: string): Bert {
+  useEngine();
+  const { hidden: h, vocabSize: vocab } = c;
+  const spec = bertParameterSpec(c);
+  if (wordEmbeddings.shape.join() !== [vocab, h].join()) throw new Error(`word embeddings have shape ${JSON.stringify(wordEmbeddings.shape)}, expected [${vocab}, ${h}]`);
+  if (params.length !== spec.length) throw new Error(`${params.length} parameter tensors for a BERT with ${spec.length}`);
+  spec.forEach(([name, shape], i) => {
+    if (params[i].shape.join() !== shape.join()) throw new Error(`parameter ${name} has shape ${JSON.stringify(params[i].shape)}, expected ${JSON.stringify(shape)}`);
+  });
+
 
   const encode = (embeddings: Tensor2D, p: Tensor[]): Tensor2D => {
     if (embeddings.rank !== 2 || embeddings.shape[1] !== h || embeddings.shape[0] < 1 || embeddings.shape[0] > c.maxPositions) {
@@ -188,7 +213,7 @@ export function bert(overrides: Partial<BertConfig> = {}): Bert {
   };
 
   return {
-    name: `BERT-MLM L${c.layers} H${h} A${c.heads} V${vocab} (random init, seed ${c.seed})`,
+    name: `BERT-MLM L${c.layers} H${h} A${c.heads} V${vocab} (${origin})`,
     config: c,
     wordEmbeddings,
     paramNames: spec.map(([name]) => name),
