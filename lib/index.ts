@@ -5,7 +5,7 @@
  *
  * The library's shape (one folder an idea):
  *   engine/       one tf, made twice differentiable and fast (useEngine), the fused DLG objective
- *   models/       the models the clients train (LeNet, a dense layer, BERT) and their gradients
+ *   models/       the models the clients train (LeNet, ResNets, a dense layer, BERT), by name, and their gradients
  *   data/         datasets and images
  *   cases/        a client: model + private data + its defense -> the gradient it shares; federated rounds, training
  *   defenses/     what a client may do to its gradient before sharing it
@@ -26,6 +26,8 @@ export * from './models/per-example';
 export * from './models/lenet';
 export * from './models/dense';
 export * from './models/bert';
+export * from './models/resnet';
+export * from './models/index';
 
 export * from './data';
 export * from './data/image';

@@ -20,6 +20,8 @@ export const TASKS = Object.freeze({
   text: path.join(__dirname, 'text.js'),
   /** What a federated server recovers; DLG beside Inverting Gradients (federated.ts, notebook 08). */
   federated: path.join(__dirname, 'federated.js'),
+  /** The paper's ResNets: cost, DLG and Inverting Gradients, gradient norms (resnet.ts, notebook 09). */
+  resnet: path.join(__dirname, 'resnet.js'),
   /** DP-SGD and the paper's defenses: accuracy and a strong attacker's leakage (dp-frontier.ts, notebook 11). */
   dpFrontier: path.join(__dirname, 'dp-frontier.js'),
 });
@@ -34,7 +36,10 @@ export type { AttackBatchJob, AttackBatchResult } from './attack-batch';
 export type { DefendedAttackJob, DefendedAttackResult, CurvePoint } from './defended-attack';
 export type { DefenseJob, DefenseJobResult, TrainJob, TrainJobResult, AttackJob, AttackJobResult } from './train-defended';
 export { SPLIT_SEED, TEST_COUNT, TRAIN_DEFAULTS, digitsSplit, digitsLenet, nearestDigit } from './train-defended';
-export type { TextAttackJob, TextAttackResult } from './text';
+export type { TextAttackJob, TextAttackResult, TextVariant, VariantRow, PaperRow as TextPaperRow } from './text';
+export { TEXT_VARIANTS, variantJobs, variantTable, paperRows } from './text';
+export { PAPER_SENTENCES, HELD_OUT_SENTENCES } from './text-sentences';
+export type { ResNetJob, ResNetResult, CostResult as ResNetCostResult, AttackResult as ResNetAttackResult, NormsResult as ResNetNormsResult } from './resnet';
 export type { FederatedJob, FederatedResult, FederatedSettings, ClientResult, AggregateResult, FedAvgResult, DuelResult, DuelVariant, Scored } from './federated';
 export { DUEL_VARIANTS, lfwClients } from './federated';
 export { batchLabelStudy, idlgStudy } from './labels';
