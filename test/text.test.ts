@@ -171,7 +171,18 @@ describe('npm run dlg -- --text', () => {
     for (const k of ['seconds', 'masked_positions', 'gradient_distance', 'model']) assert.ok(k in j, `missing ${k}`);
   });
 
+  it('default attack (labels read off the gradient, positions read off it, discrete step): the paper\'s third sentence exactly', () => {
+    const r = dlgCli(['--text', SENTENCES[2], '--iterations', '40', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.positions, 'gradient');
+    assert.equal(j.label_init, 'gradient');
+    assert.equal(j.token_accuracy, 1, j.decoded);
+    assert.equal(j.exact, true);
+  });
+
   const bad: [string[], RegExp][] = [
+    [['--text', 'hello', '--positions', 'guess'], /--positions must be 'gradient' or 'known', got 'guess'/],
     [['--text', '   '], /--text is empty/],
     [['--text', SENTENCES[0] + ' ' + SENTENCES[2]], /--text: text has 40 tokens with \[CLS\] and \[SEP\]; the model's sequence length is 32/],
     [['--text'], /--text needs a value/],

@@ -1,6 +1,6 @@
 /**
  * `npm run dlg -- --text "a sentence" [--iterations N --seed S --metric cosine|l2 --optimizer lbfgs|adam
- *                                     --label-init random|gradient --json]`  (see lib/cli/dlg.ts)
+ *                                     --label-init gradient|random --positions gradient|known --json]`  (see lib/cli/dlg.ts)
  *
  * DLG on text: a small BERT-MLM (lib/models/bert.ts, randomly initialised from --seed) takes one
  * masked-LM step on the sentence (WordPiece, bert-base-uncased vocabulary, 15% masked from --seed);
@@ -12,7 +12,7 @@
 import { UsageError } from './args';
 import type { Parsed } from './args';
 import { jsonLine, runFields } from './report';
-import { makeTextCase, disposeTextCase } from '../cases/text';
+import { makeTextCase, disposeTextCase, observe, DEFAULT_TEXT_THREAT } from '../cases/text';
 import { textDlg, DEFAULT_TEXT_DLG } from '../attacks/text';
 import { scoreTokens } from '../analysis/text';
 import { decode } from '../data/wordpiece';
@@ -29,6 +29,8 @@ export function runText(args: Parsed): void {
   if (optimizer !== 'lbfgs' && optimizer !== 'adam') throw new UsageError(`--optimizer must be 'lbfgs' or 'adam', got '${optimizer}'`);
   const labelInit = args['label-init'] as string;
   if (labelInit !== 'random' && labelInit !== 'gradient') throw new UsageError(`--label-init must be 'random' or 'gradient', got '${labelInit}'`);
+  const positions = args.positions as string;
+  if (positions !== 'gradient' && positions !== 'known') throw new UsageError(`--positions must be 'gradient' or 'known', got '${positions}'`);
   const seed = args.seed as number;
   let c;
   try {
@@ -39,8 +41,11 @@ export function runText(args: Parsed): void {
   const progress = progressReporter('iteration', iterations, { quiet: args.json === true, every: 10 });
   let r;
   try {
-    r = textDlg(c.model, c.shared, c.shape, {
+    // what the attacker sees: the gradient and, with --positions known, the step's shape (lib/cases/text.ts)
+    r = textDlg(c.model, c.shared, observe(c, { ...DEFAULT_TEXT_THREAT, positions }), {
       iterations, seed, metric, optimizer, labelInit,
+      // the paper's DLG: random labels over the whole vocabulary, no discrete step
+      ...(labelInit === 'random' ? { labelSpace: 'vocabulary' as const, discreteEvery: 0 } : {}),
       onStep: (it, d) => progress(it, `gradient distance ${d.toExponential(3)}`),
     });
   } catch (e) {
@@ -61,6 +66,7 @@ export function runText(args: Parsed): void {
     metric,
     optimizer,
     label_init: labelInit,
+    positions,
     model: c.model.name,
     ...runFields(r),
   };

@@ -69,7 +69,8 @@ export const FLAGS: Record<string, CliFlag> = {
   text: { kind: 'string', modes: ['text'], help: "a sentence: DLG on text with a BERT masked LM (WordPiece tokens + [CLS]/[SEP] must fit the model's 32 positions)" },
   metric: { kind: 'string', modes: ['text'], default: 'cosine', help: "text: nearest-embedding decoding, 'cosine' or 'l2'" },
   optimizer: { kind: 'string', modes: ['text'], default: 'lbfgs', help: "text: 'lbfgs' (strong-Wolfe line search) or 'adam'" },
-  'label-init': { kind: 'string', modes: ['text'], default: 'random', help: "text: dummy labels start 'random' (DLG) or from the decoder-bias 'gradient' (iDLG-style)" },
+  'label-init': { kind: 'string', modes: ['text'], default: 'gradient', help: "text: dummy labels over the tokens read off the decoder-bias 'gradient' (default), or 'random' over the vocabulary (the paper's DLG)" },
+  positions: { kind: 'string', modes: ['text'], default: 'gradient', help: "text: the masked positions and length are read off the 'gradient' (default; the attacker is handed nothing) or 'known' (handed over)" },
   json: { kind: 'boolean', modes: ALL, help: 'print only the JSON line (no progress on stderr)' },
   help: { kind: 'boolean', modes: ALL, help: 'show this help' },
 };
