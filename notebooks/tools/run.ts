@@ -332,11 +332,29 @@ export async function runNotebook(nb: string, mode: 'full' | 'quick', ctx: RunCo
     } else {
       result.error = [`nbconvert exited with status ${code}`, ...describeNbconvertFailure(stderr, readJson(currentFile))];
     }
+    if (!result.ok) result.error.push(...keepFailedResults(name, stagedResults, opts));
   } finally {
     fs.rmSync(stage, { recursive: true, force: true });
   }
   if (result.ok && opts.check && mode === 'full') result.compared = compareWithCommitted(nb, dest);
   return result;
+}
+
+/**
+ * A notebook that failed still wrote the results files of the cells before the failing one (a
+ * table, a figure): they are kept under <out>/failed/<notebook>/ so no finished result is lost.
+ * Returns the line that says where (none when there were none).
+ */
+function keepFailedResults(name: string, stagedResults: string, opts: Options): string[] {
+  const staged = listFiles(stagedResults, (f) => RESULT_FILE.test(f));
+  if (staged.length === 0) return [];
+  const dir = path.join(opts.out, 'failed', name.replace(/\.ipynb$/, ''));
+  fs.rmSync(dir, { recursive: true, force: true });
+  for (const f of staged) {
+    fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+    fs.copyFileSync(path.join(stagedResults, f), path.join(dir, f));
+  }
+  return [`results written before the failure: ${staged.join(', ')} kept in ${path.relative(process.cwd(), dir) || dir}`];
 }
 
 /**
