@@ -91,4 +91,11 @@ describe('architecture of lib/ (its import graph)', () => {
     assert.equal(j.before.ready, false);
     assert.deepEqual(j.after, { ready: true, changed: true });
   });
+  it('nothing in the product cites files outside the repository (../shared)', () => {
+    const files = spawnSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' }).stdout.split('\n').filter((f) => /\.(ts|js|md|ipynb|py|json)$/.test(f));
+    assert.ok(files.length > 100, `git ls-files gave ${files.length} files`);
+    const needle = ['..', 'shared', ''].join('/');
+    const citing = files.filter((f) => fs.existsSync(path.join(ROOT, f)) && fs.readFileSync(path.join(ROOT, f), 'utf8').includes(needle));
+    assert.deepEqual(citing, []);
+  });
 });

@@ -14,7 +14,7 @@ import { textDlg, textDlgOptions } from '../lib/attacks/text';
 import { dlgCli, assertUsageError } from './dlg-cli';
 import type { Tensor2D } from '@tensorflow/tfjs';
 
-/** The paper's three example sentences (../shared/PAPER.md). */
+/** The paper's three example sentences (lib/reference/paper.md). */
 const SENTENCES = [
   'Registration, volunteer applications, and student travel application open the first week of September. Child care will be available.',
   'We welcome proposals for tutorials on either core machine learning topics or topics of emerging importance for machine learning.',
