@@ -12,17 +12,9 @@ import { bert, disposeBert } from '../lib/models/bert';
 import { loadBertCheckpoint, saveBertCheckpoint } from '../lib/models/bert-checkpoint';
 import { readSafetensors, writeSafetensors } from '../lib/data/safetensors';
 import { mlmGradient, mlmEmbeddingGradient, makeTextCase, disposeTextCase } from '../lib/cases/text';
+import { relativeError as relErr } from './golden';
 
 const GOLDEN = path.join(__dirname, '../../test/golden');
-const relErr = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-};
 
 describe('safetensors', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st-'));

@@ -17,6 +17,7 @@ import { bertFusedObjective } from '../lib/engine/bert-fused';
 import { lowRankFactor } from '../lib/engine/low-rank';
 import { createRng, normalArray } from '../lib/rng';
 import type { Tensor } from '@tensorflow/tfjs';
+import { relativeError as relErr } from './golden';
 
 const GOLDEN = path.join(__dirname, '../../test/golden');
 
@@ -30,16 +31,6 @@ interface Golden {
   dummyY: number[];
   objective: Record<string, { value: number; dE: number[]; dY?: number[] }>;
 }
-
-const relErr = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-};
 
 /** dD/dx along a random direction restricted to [lo, hi), vs Richardson-extrapolated central differences. */
 function directionalError(f: (x: Float64Array, g?: Float64Array) => number, x: Float64Array, lo: number, hi: number, seed: number, h = 1e-3): number {
