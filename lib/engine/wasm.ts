@@ -47,10 +47,12 @@ export interface WasmExports {
   toFloat64(x32: number, n: number, x64: number): void;
   lossForward(record: number): number;
   lossAdjoint(record: number): void;
+  lbfgsDirection(g: number, d: number, n: number, dirs: number, stps: number, ro: number, al: number, numOld: number, hDiag: number): void;
+  dot64(a: number, b: number, n: number): number;
 }
 
 /** The ABI this JS side was written for (ABI_VERSION of lib/engine/assembly/index.ts). */
-export const WASM_ABI_VERSION = 2;
+export const WASM_ABI_VERSION = 3;
 
 /** Where `npm run build` puts the module: beside this file in dist/. */
 export const WASM_FILE = path.join(__dirname, 'kernels.wasm');
@@ -70,26 +72,39 @@ export interface WasmRuntime {
 
 const PAGE = 65536;
 
-/** Compile and instantiate the module in `file`; throws one clear line if that is not possible. */
-export function loadWasm(file: string = WASM_FILE): WasmRuntime {
+/** Compile the module in `file`; throws one clear line if that is not possible. */
+function compileWasm(file: string): object {
   let bytes: Buffer;
   try {
     bytes = fs.readFileSync(file);
   } catch {
     throw new Error(`wasm kernels: ${file} not found (build with \`npm run build\`, which compiles lib/engine/assembly/)`);
   }
-  let api: WasmExports;
   try {
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
-    api = instance.exports as unknown as WasmExports;
+    return new WebAssembly.Module(bytes);
   } catch (e) {
     throw new Error(`wasm kernels: ${file} does not load here (${(e as Error).message.split('\n')[0]}); WebAssembly SIMD needs Node 16.4 or newer`);
+  }
+}
+
+/** A new instance (its own memory) of a compiled module, checked against this side's ABI. */
+function instantiate(module: object, file: string): WasmExports {
+  let api: WasmExports;
+  try {
+    api = new WebAssembly.Instance(module, {}).exports as unknown as WasmExports;
+  } catch (e) {
+    throw new Error(`wasm kernels: ${file} does not instantiate here (${(e as Error).message.split('\n')[0]})`);
   }
   const version = Number(api.ABI_VERSION?.value);
   if (version !== WASM_ABI_VERSION || typeof api.gemm !== 'function') {
     throw new Error(`wasm kernels: ${file} is stale (ABI ${version}, expected ${WASM_ABI_VERSION}): rebuild with \`npm run build\``);
   }
-  return runtimeOf(api);
+  return api;
+}
+
+/** Compile and instantiate the module in `file`; throws one clear line if that is not possible. */
+export function loadWasm(file: string = WASM_FILE): WasmRuntime {
+  return runtimeOf(instantiate(compileWasm(file), file));
 }
 
 function runtimeOf(api: WasmExports): WasmRuntime {
@@ -127,20 +142,64 @@ function runtimeOf(api: WasmExports): WasmRuntime {
   };
 }
 
-let loaded: { runtime: WasmRuntime | null; reason: string } | null = null;
+let loaded: { runtime: WasmRuntime | null; module: object | null; reason: string } | null = null;
 
-function load(): { runtime: WasmRuntime | null; reason: string } {
+function load(): { runtime: WasmRuntime | null; module: object | null; reason: string } {
   if (loaded === null) {
-    if (process.env.DLG_WASM === '0') loaded = { runtime: null, reason: 'disabled by DLG_WASM=0' };
+    if (process.env.DLG_WASM === '0') loaded = { runtime: null, module: null, reason: 'disabled by DLG_WASM=0' };
     else {
       try {
-        loaded = { runtime: loadWasm(), reason: '' };
+        const module = compileWasm(WASM_FILE);
+        loaded = { runtime: runtimeOf(instantiate(module, WASM_FILE)), module, reason: '' };
       } catch (e) {
-        loaded = { runtime: null, reason: (e as Error).message };
+        loaded = { runtime: null, module: null, reason: (e as Error).message };
       }
     }
   }
   return loaded;
+}
+
+/** A block of float64 vectors in a wasm memory of its own, for kernels that work on long-lived state. */
+export interface WasmArena {
+  readonly exports: WasmExports;
+  /** A new zeroed vector of `n` float64 (a view that stays valid: the memory never grows after creation). */
+  f64(n: number): Float64Array;
+  /** A new zeroed table of `n` uint32 (pointers: a vector's byteOffset). */
+  u32(n: number): Uint32Array;
+}
+
+/**
+ * A separate instance of this thread's kernels with room for `bytes` of vectors, each of which starts
+ * on a 64-byte boundary (count up to 64 bytes more per vector). Its memory is grown once, here; the OS
+ * commits pages only as they are written. Null without the wasm kernels.
+ * Freed with the last reference to it, like any JS object. Throws one line above 4 GB.
+ */
+export function wasmArena(bytes: number): WasmArena | null {
+  const { module } = load();
+  if (module === null) return null;
+  const api = instantiate(module, WASM_FILE);
+  const memory = api.memory;
+  let next = (api.heapBase() + 63) & ~63;
+  const end = next + bytes;
+  if (end > memory.buffer.byteLength) {
+    try {
+      memory.grow(Math.ceil((end - memory.buffer.byteLength) / PAGE));
+    } catch {
+      throw new Error(`wasm kernels: cannot grow a wasm memory to ${(end / 2 ** 20).toFixed(0)} MB (at most 4096)`);
+    }
+  }
+  const buffer = memory.buffer;
+  const take = (byteLength: number): number => {
+    const at = next;
+    next = (next + byteLength + 63) & ~63;
+    if (next > buffer.byteLength) throw new Error(`wasm arena: out of room (${bytes} bytes were reserved)`);
+    return at;
+  };
+  return {
+    exports: api,
+    f64: (n) => new Float64Array(buffer, take(n * 8), n),
+    u32: (n) => new Uint32Array(buffer, take(n * 4), n),
+  };
 }
 
 /** This thread's wasm kernels, or null when they are disabled or do not load (see wasmStatus()). */

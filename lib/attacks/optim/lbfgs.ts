@@ -41,6 +41,8 @@
  * the loss it returns t = 0, so x never moves; and a zoom that cannot satisfy the conditions can
  * also end at t = 0.
  */
+import { dot, axpy, twoLoopMemory } from './two-loop';
+import type { TwoLoopMemory } from './two-loop';
 
 /** Options of the optimiser; names are torch's keyword arguments in camelCase. */
 export interface LbfgsOptions {
@@ -89,58 +91,6 @@ export interface Lbfgs {
 // Small vector helpers. max/min follow Python's built-ins (`min(a, b)` returns a unless b < a), which
 // matters when NaN shows up; maxAbs propagates NaN like torch's `.abs().max()`.
 // ---------------------------------------------------------------------------------------------
-
-/**
- * Dot product, summed in four interleaved partial sums (lanes i mod 4) added at the end: four
- * independent chains of additions instead of one, so the CPU pipelines them (about 3x faster on the
- * vectors of an attack). Like torch's MKL ddot it sums in another order than a plain loop; the golden
- * tests bound the resulting rounding differences (test/lbfgs.test.ts).
- */
-function dot(a: Float64Array, b: Float64Array): number {
-  const n = a.length;
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    s0 += a[i] * b[i];
-    s1 += a[i + 1] * b[i + 1];
-    s2 += a[i + 2] * b[i + 2];
-    s3 += a[i + 3] * b[i + 3];
-  }
-  for (; i < n; i++) s0 += a[i] * b[i];
-  return (s0 + s1) + (s2 + s3);
-}
-
-/** y += alpha * x (torch `y.add_(x, alpha=alpha)`). */
-function axpy(alpha: number, x: Float64Array, y: Float64Array): void {
-  for (let i = 0; i < y.length; i++) y[i] += alpha * x[i];
-}
-
-/** y += alpha * x, then return dot(z, y): one pass, the same results as axpy then dot. */
-function axpyDot(alpha: number, x: Float64Array, y: Float64Array, z: Float64Array): number {
-  const n = y.length;
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const v0 = y[i] + alpha * x[i];
-    const v1 = y[i + 1] + alpha * x[i + 1];
-    const v2 = y[i + 2] + alpha * x[i + 2];
-    const v3 = y[i + 3] + alpha * x[i + 3];
-    y[i] = v0;
-    y[i + 1] = v1;
-    y[i + 2] = v2;
-    y[i + 3] = v3;
-    s0 += z[i] * v0;
-    s1 += z[i + 1] * v1;
-    s2 += z[i + 2] * v2;
-    s3 += z[i + 3] * v3;
-  }
-  for (; i < n; i++) {
-    const v = y[i] + alpha * x[i];
-    y[i] = v;
-    s0 += z[i] * v;
-  }
-  return (s0 + s1) + (s2 + s3);
-}
 
 /** max_i |scale * a[i]|, NaN if any entry is NaN (torch `a.mul(scale).abs().max()`). */
 function maxAbs(a: Float64Array, scale = 1): number {
@@ -424,7 +374,7 @@ class LbfgsOptimizer implements Lbfgs {
   private ro: number[] = []; //                 1 / (y . s)
   private hDiag = 1; //                         scale of the initial inverse Hessian
   private readonly prevFlatGrad: Float64Array;
-  private readonly al: Float64Array; //         two-loop coefficients (state['al'])
+  private readonly mem: TwoLoopMemory; //       where d, the gradient and the history live (two-loop.ts)
   // work buffers
   private readonly flatGrad: Float64Array;
   private readonly xTrial: Float64Array; //     x + t d during the line search
@@ -445,12 +395,12 @@ class LbfgsOptimizer implements Lbfgs {
     const n = x0.length;
     if (n < 1) throw new Error('LBFGS needs at least one parameter (x0 is empty)');
     this.x = Float64Array.from(x0);
-    const vec = () => new Float64Array(n);
+    this.mem = twoLoopMemory(n, opts.historySize);
+    const vec = this.mem.vec;
     this.d = vec();
-    this.prevFlatGrad = vec();
-    this.al = new Float64Array(opts.historySize);
+    this.prevFlatGrad = new Float64Array(n);
     this.flatGrad = vec();
-    this.xTrial = vec();
+    this.xTrial = new Float64Array(n);
     this.wolfe = wolfeBuffers(n);
     this.spareY = vec();
     this.spareS = vec();
@@ -468,7 +418,7 @@ class LbfgsOptimizer implements Lbfgs {
 
   step(closure: Closure): number {
     const { lr, maxIter, maxEval, toleranceGrad, toleranceChange, lineSearch, historySize } = this.opts;
-    const { x, d, flatGrad, prevFlatGrad, al } = this;
+    const { x, d, flatGrad, prevFlatGrad } = this;
 
     // evaluate initial f(x) and df/dx
     const origLoss = this.evaluate(closure, x, flatGrad);
@@ -521,8 +471,8 @@ class LbfgsOptimizer implements Lbfgs {
             this.spareS = this.oldStps.shift()!;
             this.ro.shift();
           } else {
-            this.spareY = new Float64Array(y.length);
-            this.spareS = new Float64Array(s.length);
+            this.spareY = this.mem.vec();
+            this.spareS = this.mem.vec();
           }
 
           // store new direction/step
@@ -535,33 +485,9 @@ class LbfgsOptimizer implements Lbfgs {
         }
 
         // compute the approximate (L-BFGS) inverse Hessian
-        // multiplied by the gradient
-        const { oldDirs, oldStps, ro } = this;
-        const numOld = oldDirs.length;
-
-        // iteration in L-BFGS loop collapsed to use just one buffer
-        // (q, r and the new d all live in d's buffer: the old d was consumed by s above)
-        // (each axpy is fused with the next pair's dot in one pass, axpyDot: the same operations in
-        // the same order, bit for bit, with one sweep over q instead of two per history pair)
-        const q = d;
-        for (let i = 0; i < q.length; i++) q[i] = -flatGrad[i];
-        let sq = numOld > 0 ? dot(oldStps[numOld - 1], q) : 0;
-        for (let i = numOld - 1; i >= 0; i--) {
-          al[i] = sq * ro[i]; // al[i] = dot(oldStps[i], q) * ro[i]
-          if (i > 0) sq = axpyDot(-al[i], oldDirs[i], q, oldStps[i - 1]);
-          else axpy(-al[i], oldDirs[i], q);
-        }
-
-        // multiply by initial Hessian
-        // r/d is the final direction
-        const r = q;
-        for (let i = 0; i < r.length; i++) r[i] = q[i] * this.hDiag;
-        let yr = numOld > 0 ? dot(oldDirs[0], r) : 0;
-        for (let i = 0; i < numOld; i++) {
-          const beI = yr * ro[i]; // beI = dot(oldDirs[i], r) * ro[i]
-          if (i + 1 < numOld) yr = axpyDot(al[i] - beI, oldStps[i], r, oldDirs[i + 1]);
-          else axpy(al[i] - beI, oldStps[i], r);
-        }
+        // multiplied by the gradient (two-loop.ts: q, r and the new d all live in d's buffer,
+        // the old d was consumed by s above)
+        this.mem.direction(flatGrad, d, { oldDirs: this.oldDirs, oldStps: this.oldStps, ro: this.ro, hDiag: this.hDiag });
       }
 
       prevFlatGrad.set(flatGrad);

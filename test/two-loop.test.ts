@@ -1,0 +1,122 @@
+import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import * as v8 from 'v8';
+import * as vm from 'vm';
+import { twoLoopJs, twoLoopMemory, dot } from '../lib/attacks/optim/two-loop';
+import type { History } from '../lib/attacks/optim/two-loop';
+import { createLbfgs } from '../lib/attacks/optim/lbfgs';
+import { wasmStatus } from '../lib/engine/wasm';
+import { createRng } from '../lib/rng';
+
+/** A history of `numOld` pairs over `n` unknowns (y . s > 0, as the optimiser keeps them), written into `vec()` vectors. */
+function history(vec: () => Float64Array, n: number, numOld: number, seed: number): History {
+  const rng = createRng(seed);
+  const rand = () => rng.next();
+  const h: History = { oldDirs: [], oldStps: [], ro: [], hDiag: 0 };
+  for (let k = 0; k < numOld; k++) {
+    const y = vec(), s = vec();
+    for (let i = 0; i < n; i++) {
+      s[i] = rand() - 0.5;
+      y[i] = s[i] * (1 + 10 * rand()) + 1e-3 * (rand() - 0.5);
+    }
+    h.oldDirs.push(y);
+    h.oldStps.push(s);
+    h.ro.push(1 / dot(y, s));
+    h.hDiag = dot(y, s) / dot(y, y);
+  }
+  if (numOld === 0) h.hDiag = 1;
+  return h;
+}
+
+describe('L-BFGS two-loop recursion: wasm kernel against the JS loops', () => {
+  before(function () {
+    // the build compiles kernels.wasm; without it this file has nothing to compare
+    assert.ok(wasmStatus().available, `wasm kernels: ${wasmStatus().reason}`);
+  });
+
+  for (const n of [1, 3, 4, 7, 1001]) {
+    for (const numOld of [0, 1, 2, 5, 100]) {
+      it(`n = ${n}, ${numOld} pairs: the same direction and coefficients, bit for bit`, () => {
+        const mem = twoLoopMemory(n, 100);
+        assert.equal(mem.kind, 'wasm');
+        const h = history(mem.vec, n, numOld, 1000 * n + numOld);
+        const g = mem.vec(), d = mem.vec();
+        const rng = createRng(7 + n);
+        const rand = () => rng.next();
+        for (let i = 0; i < n; i++) g[i] = rand() - 0.5;
+        mem.direction(g, d, h);
+        // the same inputs in plain JS arrays
+        const hJs: History = { oldDirs: h.oldDirs.map((v) => Float64Array.from(v)), oldStps: h.oldStps.map((v) => Float64Array.from(v)), ro: h.ro.slice(), hDiag: h.hDiag };
+        const dJs = new Float64Array(n), alJs = new Float64Array(100);
+        twoLoopJs(Float64Array.from(g), dJs, hJs, alJs);
+        for (let i = 0; i < n; i++) assert.ok(Object.is(d[i], dJs[i]), `d[${i}]: wasm ${d[i]}, JS ${dJs[i]}`);
+        for (let i = 0; i < numOld; i++) assert.ok(Object.is(mem.al[i], alJs[i]), `al[${i}]: wasm ${mem.al[i]}, JS ${alJs[i]}`);
+        // a descent direction (H is positive definite)
+        if (n > 1) assert.ok(dot(g, d) < 0, `g . d = ${dot(g, d)}`);
+        // the history is read, not written
+        for (let k = 0; k < numOld; k++) assert.deepEqual(Array.from(h.oldDirs[k]), Array.from(hJs.oldDirs[k]));
+      });
+    }
+  }
+
+  it('a whole strong-Wolfe run on 2,000 unknowns ends at the same point with DLG_WASM=0 (JS loops) as with the kernel', () => {
+    // an ill-conditioned separable quartic: sum_i c_i (x_i - 1)^2 + (x_i - 1)^4 / 4
+    const script = `
+      const { createLbfgs } = require(${JSON.stringify(path.join(__dirname, '../lib/attacks/optim/lbfgs.js'))});
+      const n = 2000, c = Float64Array.from({ length: n }, (_, i) => Math.exp(6 * i / n));
+      const closure = (x) => { let f = 0; const g = new Float64Array(n);
+        for (let i = 0; i < n; i++) { const e = x[i] - 1; f += c[i] * e * e + e ** 4 / 4; g[i] = 2 * c[i] * e + e ** 3; }
+        return { loss: f, grad: g }; };
+      const opt = createLbfgs(Float64Array.from({ length: n }, (_, i) => Math.sin(i)), { lineSearch: 'strong_wolfe' });
+      for (let k = 0; k < 5; k++) opt.step(closure);
+      process.stdout.write(JSON.stringify({ x: Array.from(opt.x.subarray(0, 50)), sum: opt.x.reduce((a, b) => a + b, 0), evals: opt.funcEvals, nIter: opt.nIter }));`;
+    const run = (env: Record<string, string>) => {
+      const r = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout) as { x: number[]; sum: number; evals: number; nIter: number };
+    };
+    const wasm = run({}), js = run({ DLG_WASM: '0' });
+    assert.ok(wasm.nIter >= 60, `only ${wasm.nIter} iterations: the history barely filled`);
+    assert.deepEqual(wasm, js);
+  });
+
+  it('falls back to JS arrays without the kernels, and refuses vectors it did not make', () => {
+    const js = twoLoopMemory(10, 5, 'js');
+    assert.equal(js.kind, 'js');
+    assert.ok(!(js.vec().buffer instanceof SharedArrayBuffer));
+    const mem = twoLoopMemory(10, 2);
+    for (let i = 0; i < 2 * 2 + 4; i++) mem.vec();
+    assert.throws(() => mem.vec(), /more than 8 vectors/);
+    const other = twoLoopMemory(10, 2);
+    assert.throws(() => other.direction(new Float64Array(10), other.vec(), { oldDirs: [], oldStps: [], ro: [], hDiag: 1 }), /vectors from vec\(\)/);
+  });
+
+  it('optimisers with full histories release their wasm memory: RSS flat over 60 of them', function () {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const n = 20000;
+    const closure = (x: Float64Array) => {
+      let f = 0;
+      const g = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        const w = 1 + (i % 7);
+        f += w * (x[i] - 1) ** 2 + (x[i] - 1) ** 4;
+        g[i] = 2 * w * (x[i] - 1) + 4 * (x[i] - 1) ** 3;
+      }
+      return { loss: f, grad: g };
+    };
+    const rss: number[] = [];
+    for (let k = 0; k < 60; k++) {
+      const opt = createLbfgs(new Float64Array(n), { historySize: 10 }); // 24 vectors of 160 kB touched per optimiser
+      opt.step(closure);
+      if (k === 10 || k === 59) {
+        gc();
+        rss.push(process.memoryUsage().rss);
+      }
+    }
+
+    // measured: -30 MB (the first optimisers' pages returned); 50 leaked optimisers would hold about 190 MB
+    assert.ok(rss[1] - rss[0] < 40 << 20, `RSS grew by ${((rss[1] - rss[0]) / 2 ** 20).toFixed(1)} MB over 50 optimisers`);
+  });
+});
