@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
 import * as path from 'path';
-import { runParallel, progressBar } from '../lib/experiments/parallel';
+import { runParallel, progressBar, startOrder } from '../lib/experiments/parallel';
 import type { DefendedAttackJob, DefendedAttackResult } from '../lib/experiments/defended-attack';
 import { renderSvg } from '../lib/report/plot';
 
@@ -17,6 +17,21 @@ describe('parallel sweeps (worker threads)', () => {
     assert.deepEqual(parallel.map((r) => r.image), jobs.map((j) => j.image));
     assert.deepEqual(parallel.map((r) => r.mse), serial.map((r) => r.mse));
     assert.ok(serial.every((r) => r.iterationsRun === 2 && r.mse > 0));
+  });
+
+  it('starts the costliest jobs first when given a cost, results still in job order and unchanged', async () => {
+    assert.deepEqual(startOrder([5, 1, 9, 1, 9], (c) => c), [2, 4, 0, 1, 3]);
+    assert.deepEqual(startOrder(['a', 'b', 'c']), [0, 1, 2]);
+    assert.throws(() => startOrder([1, NaN], (c) => c), /cost must be a finite number, got NaN/);
+    const jobs: DefendedAttackJob[] = ['rocket', 'coffee', 'hubble'].map((n, i) => ({ image: image(n), label: i * 10, seed: i + 1, iterations: 1 + i, defense: 'none' }));
+    const plain = await runParallel<DefendedAttackJob, DefendedAttackResult>(TASK, jobs, { workers: 1 });
+    for (const workers of [1, 2]) {
+      const arrived: number[] = [];
+      const costly = await runParallel<DefendedAttackJob, DefendedAttackResult>(TASK, jobs, { workers, cost: (j) => j.iterations, onResult: (i) => arrived.push(i) });
+      if (workers === 1) assert.deepEqual(arrived, [2, 1, 0]);
+      assert.deepEqual(costly.map((r) => r.image), jobs.map((j) => j.image));
+      assert.deepEqual(costly.map((r) => r.mse), plain.map((r) => r.mse));
+    }
   });
 
   it('reports a failing job with its message', async () => {

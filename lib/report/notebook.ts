@@ -104,22 +104,25 @@ export function setup(settings: Record<string, unknown> = {}): void {
   console.log(`settings: ${parts.join(' | ')}`);
 }
 
-export interface SweepKitOptions {
+export interface SweepKitOptions<J = unknown> {
   /** Worker threads (default: all cores). Results never depend on it. */
   workers?: number;
   /** Progress lines over the run (default 10). */
   lines?: number;
+  /** An estimate of a job's cost: the costliest start first, so none starts last on an idle machine (results unchanged). */
+  cost?: (job: J) => number;
 }
 
 /**
  * Run `jobs` through an experiment task (lib/experiments TASKS) on all cores and return the results in
  * job order. Prints 'progress:' lines (done of total, time left) and a final one with the wall time.
  */
-export async function sweep<J, R>(task: TaskName, jobs: J[], options: SweepKitOptions = {}): Promise<R[]> {
+export async function sweep<J, R>(task: TaskName, jobs: J[], options: SweepKitOptions<J> = {}): Promise<R[]> {
   const start = Date.now();
   const every = Math.max(1, Math.round(jobs.length / (options.lines ?? 10)));
   const results = await runParallel<J, R>(TASKS[task], jobs, {
     workers: options.workers,
+    cost: options.cost,
     onProgress: (done, total) => {
       if (done % every === 0 && done < total) console.log(progressLine('run', done, total, start));
     },
