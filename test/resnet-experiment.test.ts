@@ -3,6 +3,8 @@ import { strict as assert } from 'assert';
 import * as path from 'path';
 import { tf } from '../lib/engine';
 import { runParallel } from '../lib/experiments/parallel';
+import { makeCase, makeCaseFor } from '../lib/cases/case';
+import { makeModel } from '../lib/models';
 import { run, projectedSeconds } from '../lib/experiments/resnet';
 import type { ResNetJob, ResNetResult, AttackResult, CostResult, NormsResult } from '../lib/experiments/resnet';
 
@@ -90,5 +92,24 @@ describe('ResNet task (lib/experiments/resnet)', function () {
     assert.throws(() => run({ kind: 'cost', model: 'resnet20', size: 4, seed: 1, evals: 0 }), /cost: evals must be a positive integer, got 0/);
     assert.throws(() => run({ kind: 'cost', model: 'resnet20', size: 4, seed: 1, repeats: 1.5 }), /cost: repeats must be a positive integer, got 1.5/);
     assert.throws(() => run({ ...tinyDlg, stopWhen: 'soon' as never }), /stopWhen must be 'recovered', 'recovered-up-to-scale' or 'never', got 'soon'/);
+  });
+
+  it('a case that cannot be built leaves no tensors behind (its model is freed)', () => {
+    const before = tf.memory().numTensors;
+    assert.throws(() => run({ ...tinyDlg, image: '/no/such.png' }), /cannot read image \/no\/such.png/);
+    assert.throws(() => run({ kind: 'norms', model: 'resnet20', size: 4, seed: 1, image: '/no/such.png', label: 1 }), /cannot read image/);
+    assert.equal(tf.memory().numTensors, before);
+    // the model and the gradient are built, then the client's defense fails
+    const failing = () => {
+      throw new Error('defense failed');
+    };
+    const model = makeModel('resnet20', { inputShape: [4, 4, 3], numClasses: 10, seed: 1 });
+    assert.ok(tf.memory().numTensors > before);
+    const image = { height: 4, width: 4, channels: 3, data: new Float32Array(48).fill(0.5) };
+    assert.throws(() => makeCaseFor(model, { images: [image], labels: [1], seed: 1, defense: failing }), /defense failed/);
+    assert.equal(tf.memory().numTensors, before);
+    // LeNet made by makeCase itself, same rule
+    assert.throws(() => makeCase({ images: [image], labels: [1], seed: 1, defense: failing }), /defense failed/);
+    assert.equal(tf.memory().numTensors, before);
   });
 });

@@ -56,13 +56,34 @@ export function makeCase(options: CaseOptions): Case {
   }
   const defense = typeof options.defense === 'string' ? parseDefense(options.defense) : options.defense;
   const model = options.model ?? lenet({ inputShape: [height, width, channels], numClasses: options.numClasses ?? 100, seed });
-  const shared = tf.tidy(() => {
-    const x = stackImages(images);
-    return parameterGradients(model, x, oneHot(labels, model.numClasses));
-  });
-  const c: Case = { model, images, labels, shared, defense: 'none' };
-  if (defense !== undefined) defendCase(c, defense, seed);
-  return c;
+  let c: Case | undefined;
+  try {
+    const shared = tf.tidy(() => {
+      const x = stackImages(images);
+      return parameterGradients(model, x, oneHot(labels, model.numClasses));
+    });
+    c = { model, images, labels, shared, defense: 'none' };
+    if (defense !== undefined) defendCase(c, defense, seed);
+    return c;
+  } catch (e) {
+    // nothing half-built stays behind: the gradient, and the model when it was made here
+    if (c) tf.dispose(c.shared);
+    if (options.model === undefined) disposeModel(model);
+    throw e;
+  }
+}
+
+/**
+ * makeCase on a model made for this case alone (a ResNet of the registry, say): the case owns it, and
+ * if the case cannot be built (images of another size, a defense that fails) the model is freed too.
+ */
+export function makeCaseFor(model: Model, options: Omit<CaseOptions, 'model'>): Case {
+  try {
+    return makeCase({ ...options, model });
+  } catch (e) {
+    disposeModel(model);
+    throw e;
+  }
 }
 
 /** NHWC batch tensor from images of one shape. */

@@ -15,7 +15,7 @@ import { gallery } from '../report/gallery';
 import type { Img } from '../data/image';
 import { loadDataset, DATASETS } from '../data';
 import type { Dataset } from '../data';
-import { makeCase, disposeCase } from '../cases/case';
+import { makeCase, makeCaseFor, disposeCase } from '../cases/case';
 import { dlg } from '../attacks/dlg';
 import type { DlgResult } from '../attacks/dlg';
 import { defaultPreset } from '../config';
@@ -117,8 +117,8 @@ export function runImages(args: Parsed, mode: Mode): void {
 
   // ---- the work: the client's case (defended gradient), the attack, the scores
   const [height, width, channels] = [input.truths[0].height, input.truths[0].width, input.truths[0].channels];
-  const model = modelName === 'lenet' ? undefined : makeModel(modelName, { inputShape: [height, width, channels], numClasses: CLASSES, seed });
-  const c = makeCase({ images: input.truths, labels: input.labels, seed, numClasses: CLASSES, defense, model });
+  const caseOptions = { images: input.truths, labels: input.labels, seed, numClasses: CLASSES, defense };
+  const c = modelName === 'lenet' ? makeCase(caseOptions) : makeCaseFor(makeModel(modelName, { inputShape: [height, width, channels], numClasses: CLASSES, seed }), caseOptions);
   const progress = progressReporter('iteration', config.iterations, { quiet, every: config.snapshotEvery });
   let result: DlgResult;
   try {

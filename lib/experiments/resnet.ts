@@ -24,7 +24,8 @@
  * shrink it); with them the dummy stops moving long before the image is found.
  */
 import { loadImage } from '../data/image';
-import { makeCase, disposeCase } from '../cases/case';
+import { makeCaseFor, disposeCase } from '../cases/case';
+import type { Case } from '../cases/case';
 import { dlg } from '../attacks/dlg';
 import type { DlgResult, DlgStatus, DlgSnapshot } from '../attacks/dlg';
 import { invertingGradients, DEFAULT_INVERTING } from '../attacks/inverting';
@@ -36,7 +37,7 @@ import { mse } from '../analysis/metrics';
 import { scaledMse, scaledToTruth } from '../analysis/scale';
 import { makeModel, isModelName, MODEL_NAMES } from '../models';
 import type { ModelOptions } from '../models';
-import { parameterCount, disposeModel } from '../models/model';
+import { parameterCount } from '../models/model';
 import type { Img } from '../data/image';
 
 /** L-BFGS tolerances of this module's DLG runs (config.ts's BATCH_TOLERANCES: 1e-14 both), see the module comment. */
@@ -168,10 +169,15 @@ export interface NormsResult extends ResultBase {
 
 export type ResNetResult = CostResult | AttackResult | NormsResult;
 
-/** The job's model at its size (throws the registry's one-line errors). */
-function buildModel(job: JobBase) {
+/** Throws one line when the job names no known model or no valid size. */
+function checkModelJob(job: JobBase): void {
   if (!isModelName(job.model)) throw new Error(`unknown model '${job.model}' (known: ${MODEL_NAMES.join(', ')})`);
   if (!Number.isInteger(job.size) || job.size < 1) throw new Error(`size must be a positive integer, got ${job.size}`);
+}
+
+/** The job's model at its size (throws the registry's one-line errors). */
+function buildModel(job: JobBase) {
+  checkModelJob(job);
   return makeModel(job.model, { ...(job.modelOptions ?? {}), inputShape: [job.size, job.size, 3], numClasses: job.numClasses ?? 100, seed: job.seed });
 }
 
@@ -187,8 +193,7 @@ function cost(job: CostJob): CostResult {
   const repeats = job.repeats ?? 3;
   if (!Number.isInteger(evals) || evals < 1) throw new Error(`cost: evals must be a positive integer, got ${evals}`);
   if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`cost: repeats must be a positive integer, got ${repeats}`);
-  const model = buildModel(job);
-  const c = makeCase({ images: [probeImage(job.size)], labels: [0], seed: job.seed, model });
+  const c = makeCaseFor(buildModel(job), { images: [probeImage(job.size)], labels: [0], seed: job.seed });
   try {
     // fixed-length L-BFGS steps (no line search, tolerances 0): one evaluation per inner iteration
     const lbfgs = { ...PAPER_DLG.lbfgs, toleranceGrad: 0, toleranceChange: 0 };
@@ -210,6 +215,13 @@ function cost(job: CostJob): CostResult {
   }
 }
 
+/** The client's case for a job on a photo: its model at the job's size, the photo, its gradient (nothing left behind on a throw). */
+function photoCase(job: JobBase & { image: string; label: number }): { c: Case; truth: Img } {
+  checkModelJob(job);
+  const truth = loadImage(job.image, { size: job.size, channels: 3 });
+  return { c: makeCaseFor(buildModel(job), { images: [truth], labels: [job.label], seed: job.seed }), truth };
+}
+
 /** The harness's stop rule at a snapshot (it sees the truth; the attack does not). */
 function stopRule(when: NonNullable<AttackJob['stopWhen']>, truth: Img): ((snap: DlgSnapshot) => boolean) | undefined {
   const at = (snap: DlgSnapshot) => imageAt(snap.data, [1, truth.height, truth.width, truth.channels], 0);
@@ -219,15 +231,7 @@ function stopRule(when: NonNullable<AttackJob['stopWhen']>, truth: Img): ((snap:
 }
 
 function norms(job: NormsJob): NormsResult {
-  const model = buildModel(job);
-  let truth: Img;
-  try {
-    truth = loadImage(job.image, { size: job.size, channels: 3 });
-  } catch (e) {
-    disposeModel(model);
-    throw e;
-  }
-  const c = makeCase({ images: [truth], labels: [job.label], seed: job.seed, model });
+  const { c } = photoCase(job);
   try {
     const squaredNorms = c.shared.map((g) => {
       const v = g.dataSync();
@@ -249,15 +253,7 @@ const STOP_RULES = ['recovered', 'recovered-up-to-scale', 'never'];
 function attack(job: AttackJob): AttackResult {
   if (!Number.isInteger(job.iterations) || job.iterations < 1) throw new Error(`iterations must be a positive integer, got ${job.iterations}`);
   if (job.stopWhen !== undefined && !STOP_RULES.includes(job.stopWhen)) throw new Error(`stopWhen must be 'recovered', 'recovered-up-to-scale' or 'never', got '${job.stopWhen}'`);
-  const model = buildModel(job);
-  let truth: Img;
-  try {
-    truth = loadImage(job.image, { size: job.size, channels: 3 });
-  } catch (e) {
-    disposeModel(model);
-    throw e;
-  }
-  const c = makeCase({ images: [truth], labels: [job.label], seed: job.seed, model });
+  const { c, truth } = photoCase(job);
   try {
     let r: DlgResult;
     if (job.kind === 'dlg') {
