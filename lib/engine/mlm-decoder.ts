@@ -14,8 +14,13 @@
  * loads per multiply-add lowest); S, when its rank k is low (an honest client's: k = m), as S = U B
  * (low-rank.ts), which makes its passes k/hidden as long. Float64 throughout.
  * A distance that needs G itself (an L1 term) materialises it: denseResidual / denseAdjoint.
+ *
+ * The tables live in a wasm memory of their own when the kernels load (wasmArena), and rowDots and
+ * colDots on them run there (assembly/decoder.ts: four rows per pass, f64x2, bit for bit the JS loops).
  */
 import { lowRankFactor } from './low-rank';
+import { wasmArena } from './wasm';
+import type { WasmArena } from './wasm';
 
 /** Wd, bd and the shared gradients of both, laid out for the passes below (float64). */
 export interface DecoderTables {
@@ -35,11 +40,43 @@ export interface DecoderTables {
   sNorm2: number;
 }
 
+/** Where a table lives: a fresh float64 array, or a vector of the tables' wasm arena. */
+type Alloc = (n: number) => Float64Array;
+
 /** Transpose a row-major [rows, cols] matrix into float64. */
-function transpose64(a: ArrayLike<number>, rows: number, cols: number): Float64Array {
-  const out = new Float64Array(rows * cols);
+function transpose64(a: ArrayLike<number>, rows: number, cols: number, alloc: Alloc = (n) => new Float64Array(n)): Float64Array {
+  const out = alloc(rows * cols);
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j];
   return out;
+}
+
+/** A copy of `a` in float64. */
+function copy64(a: ArrayLike<number>, alloc: Alloc): Float64Array {
+  const out = alloc(a.length);
+  out.set(a);
+  return out;
+}
+
+/** The wasm arena of tables made by decoderTables, with the scratch of the four-row passes, by the arena's buffer. */
+interface DotsArena {
+  arena: WasmArena;
+  /** a group's rows interleaved: [d, 4] (rowDots) and [V, 4] (colDots); the kernels' output [max(V, d), 4] */
+  vi: Float64Array;
+  ri: Float64Array;
+  out4: Float64Array;
+}
+const arenas = new WeakMap<ArrayBufferLike, DotsArena>();
+
+/** An arena for the tables of one objective (w, wT, and S dense or factored), or null without the wasm kernels. */
+function tablesArena(hidden: number, vocab: number, sharedDense: boolean, rank: number): DotsArena | null {
+  const n = hidden * vocab;
+  const tables = sharedDense ? 4 * n : 2 * n + 2 * rank * vocab + hidden * rank;
+  const scratch = 4 * hidden + 4 * vocab + 4 * Math.max(vocab, hidden);
+  const arena = wasmArena(8 * (tables + scratch) + 64 * 12);
+  if (arena === null) return null;
+  const a: DotsArena = { arena, vi: arena.f64(4 * hidden), ri: arena.f64(4 * vocab), out4: arena.f64(4 * Math.max(vocab, hidden)) };
+  arenas.set(a.vi.buffer, a);
+  return a;
 }
 
 /** Use the factored S when its rank is at most this fraction of `hidden`. */
@@ -49,19 +86,41 @@ const LOW_RANK_FRACTION = 0.25;
 export function decoderTables(w: ArrayLike<number>, b: ArrayLike<number>, sW: ArrayLike<number>, hidden: number, vocab: number, lowRank = true): DecoderTables {
   let sNorm2 = 0;
   for (let i = 0; i < sW.length; i++) sNorm2 += sW[i] * sW[i];
-  const base = { vocab, hidden, w: Float64Array.from(w), wT: transpose64(w, hidden, vocab), bias: Float64Array.from(b), sNorm2 };
   const lr = lowRank ? lowRankFactor(sW, hidden, vocab) : undefined;
-  if (lr !== undefined && lr.rank <= LOW_RANK_FRACTION * hidden) {
-    return { ...base, shared: { kind: 'low-rank', rank: lr.rank, u: lr.u, b: lr.b, bT: transpose64(lr.b, lr.rank, vocab) }, sharedRank: lr.rank, droppedEnergy: lr.droppedEnergy };
+  const factored = lr !== undefined && lr.rank <= LOW_RANK_FRACTION * hidden ? lr : undefined;
+  const dots = tablesArena(hidden, vocab, factored === undefined, factored?.rank ?? 0);
+  const alloc: Alloc = dots ? (n) => dots.arena.f64(n) : (n) => new Float64Array(n);
+  const base = { vocab, hidden, w: copy64(w, alloc), wT: transpose64(w, hidden, vocab, alloc), bias: Float64Array.from(b), sNorm2 };
+  if (factored !== undefined) {
+    const shared = { kind: 'low-rank' as const, rank: factored.rank, u: copy64(factored.u, alloc), b: copy64(factored.b, alloc), bT: transpose64(factored.b, factored.rank, vocab, alloc) };
+    return { ...base, shared, sharedRank: factored.rank, droppedEnergy: factored.droppedEnergy };
   }
-  return { ...base, shared: { kind: 'dense', s: Float64Array.from(sW), sT: transpose64(sW, hidden, vocab) }, sharedRank: hidden, droppedEnergy: 0 };
+  return { ...base, shared: { kind: 'dense', s: copy64(sW, alloc), sT: transpose64(sW, hidden, vocab, alloc) }, sharedRank: hidden, droppedEnergy: 0 };
 }
 
 /**
  * out[r, j] (+)= vecs_r . mat_j for mat [V, d] (rows j) and vecs [m, d]: m dot products per row of
- * mat, up to four rows of vecs at a time so that each entry of mat is loaded once per group.
+ * mat, up to four rows of vecs at a time so that each entry of mat is loaded once per group. On the
+ * wasm kernels when mat is a table of decoderTables' arena, else in JS; the same numbers either way.
  */
 export function rowDots(mat: Float64Array, vecs: Float64Array, m: number, V: number, d: number, out: Float64Array, accumulate = false): void {
+  const a = arenas.get(mat.buffer);
+  if (a === undefined) return rowDotsJs(mat, vecs, m, V, d, out, accumulate);
+  const { vi, out4 } = a;
+  for (let r0 = 0; r0 < m; r0 += 4) {
+    const cnt = Math.min(4, m - r0);
+    for (let h = 0; h < d; h++) for (let k = 0; k < 4; k++) vi[h * 4 + k] = k < cnt ? vecs[(r0 + k) * d + h] : 0;
+    a.arena.exports.rowDots4(mat.byteOffset, vi.byteOffset, V, d, out4.byteOffset);
+    for (let k = 0; k < cnt; k++) {
+      const o = (r0 + k) * V;
+      if (accumulate) for (let j = 0; j < V; j++) out[o + j] += out4[j * 4 + k];
+      else for (let j = 0; j < V; j++) out[o + j] = out4[j * 4 + k];
+    }
+  }
+}
+
+/** rowDots in JS. */
+export function rowDotsJs(mat: Float64Array, vecs: Float64Array, m: number, V: number, d: number, out: Float64Array, accumulate = false): void {
   for (let r0 = 0; r0 < m; r0 += 4) {
     const cnt = Math.min(4, m - r0);
     const a = r0 * d;
@@ -119,9 +178,32 @@ export function rowDots(mat: Float64Array, vecs: Float64Array, m: number, V: num
 
 /**
  * out[r, h] (+)= sum_j rows[r, j] mat[h, j] for mat [d, V] and rows [m, V]: long dot products along
- * the vocabulary, up to four rows at a time.
+ * the vocabulary, up to four rows at a time. On the wasm kernels when mat is a table of
+ * decoderTables' arena, else in JS; the same numbers either way.
  */
 export function colDots(mat: Float64Array, rows: Float64Array, m: number, V: number, d: number, out: Float64Array, accumulate = false): void {
+  const a = arenas.get(mat.buffer);
+  if (a === undefined) return colDotsJs(mat, rows, m, V, d, out, accumulate);
+  const { ri, out4 } = a;
+  for (let r0 = 0; r0 < m; r0 += 4) {
+    const cnt = Math.min(4, m - r0);
+    for (let k = 0; k < 4; k++) {
+      const o = (r0 + k) * V;
+      if (k < cnt) for (let j = 0; j < V; j++) ri[j * 4 + k] = rows[o + j];
+      else for (let j = 0; j < V; j++) ri[j * 4 + k] = 0;
+    }
+    a.arena.exports.colDots4(mat.byteOffset, ri.byteOffset, V, d, out4.byteOffset);
+    for (let k = 0; k < cnt; k++) {
+      for (let h = 0; h < d; h++) {
+        const i = (r0 + k) * d + h;
+        out[i] = accumulate ? out[i] + out4[h * 4 + k] : out4[h * 4 + k];
+      }
+    }
+  }
+}
+
+/** colDots in JS. */
+export function colDotsJs(mat: Float64Array, rows: Float64Array, m: number, V: number, d: number, out: Float64Array, accumulate = false): void {
   for (let r0 = 0; r0 < m; r0 += 4) {
     const cnt = Math.min(4, m - r0);
     const a = r0 * V;

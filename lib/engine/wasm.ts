@@ -49,10 +49,12 @@ export interface WasmExports {
   lossAdjoint(record: number): void;
   lbfgsDirection(g: number, d: number, n: number, dirs: number, stps: number, ro: number, al: number, numOld: number, hDiag: number): void;
   dot64(a: number, b: number, n: number): number;
+  rowDots4(mat: number, vi: number, V: number, d: number, out4: number): void;
+  colDots4(mat: number, ri: number, V: number, d: number, out4: number): void;
 }
 
 /** The ABI this JS side was written for (ABI_VERSION of lib/engine/assembly/index.ts). */
-export const WASM_ABI_VERSION = 3;
+export const WASM_ABI_VERSION = 4;
 
 /** Where `npm run build` puts the module: beside this file in dist/. */
 export const WASM_FILE = path.join(__dirname, 'kernels.wasm');

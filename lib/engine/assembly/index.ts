@@ -8,9 +8,10 @@ export { im2col, col2im, transpose } from './conv';
 export { biasActivate, activationGrad, addActivationGrad, secondOrder, squaredDistance, biasDistance, toFloat32, toFloat64 } from './pointwise';
 export { lossForward, lossAdjoint, LOSS_RECORD_LENGTH } from './loss';
 export { lbfgsDirection, dot64 } from './lbfgs';
+export { rowDots4, colDots4 } from './decoder';
 
 /** Bumped whenever an export changes meaning or signature: the loader refuses a stale build. */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 /** First byte after the module's own static data: the JS side lays its buffers out from here. */
 export function heapBase(): usize {
