@@ -10,7 +10,7 @@
  *        [--blocks 5] [--block-seconds 0.5] [--warmup 3] --check-out FILE
  *
  * The per-evaluation timing calls the objective the attack uses (the public functions: fusedObjective,
- * or tfjs autodiff as dlg() builds it; textObjective) at the start point, in blocks sized from a
+ * or tfjs autodiff as dlg() builds it; textObjective with its default, fused engine) at the start point, in blocks sized from a
  * warm-up, exactly as the PyTorch reference times its closure. The attacks call dlg() from the shared
  * start with the released settings (preset 'paper': torch's L-BFGS defaults) and every step run (no early stop).
  */
@@ -171,7 +171,7 @@ function textSide(args: Record<string, unknown>): SideResult & { startDistance: 
   const tensors0 = tf.memory().numTensors;
   const { ms, n } = timeEvaluations(() => objective(x32, grad), args.warmup as number, args.blocks as number, args['block-seconds'] as number);
   if (tf.memory().numTensors !== tensors0) throw new Error(`tensor leak in the text objective`);
-  return { side: 'ours (textObjective, tfjs autodiff)', startDistance, msPerEval: stats(ms), evalsPerBlock: n, attacks: [], peakRssMB: process.resourceUsage().maxRSS / 1024, load: [load0, os.loadavg()[0]], note: engineInfo() };
+  return { side: 'ours (textObjective, fused engine)', startDistance, msPerEval: stats(ms), evalsPerBlock: n, attacks: [], peakRssMB: process.resourceUsage().maxRSS / 1024, load: [load0, os.loadavg()[0]], note: engineInfo() };
 }
 
 async function main(): Promise<void> {

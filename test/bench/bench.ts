@@ -34,6 +34,7 @@ import { readTextCheck } from '../../lib/reference/text-state';
 import { readSafetensors } from '../../lib/reference/safetensors';
 import { lenet } from '../../lib/models/lenet';
 import { createRng } from '../../lib/rng';
+import { relativeError } from '../golden';
 import { CASES, ENGINES, LINE_SEARCHES, ROOT, stats } from './bench-cases';
 import type { BenchCase, Engine, LenetCase, LineSearch, SideResult, TextCase } from './bench-cases';
 import { benchMarkdown } from './bench-report';
@@ -154,16 +155,6 @@ function torchSide(o: Options, script: string, args: string[], threads: number):
   };
 }
 
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
-
 function ourGrad(file: string): Float64Array {
   return readSafetensors(file).tensors['check.grad'].data as Float64Array;
 }
@@ -227,7 +218,7 @@ function lenetCase(o: Options, c: LenetCase, dir: string): CaseReport {
   const config = readStartConfig(readSafetensors(state), state);
   const agreement: CaseReport['agreement'] = threads.map((t) => {
     const ref = readCheck(path.join(dir, `torch-check-${t}.safetensors`), config);
-    return { threads: t, oursDistance: mine.startDistance, torchDistance: ref.distance, distanceRelErr: Math.abs(mine.startDistance - ref.distance) / ref.distance, gradRelErr: relErr(ourGrad(oursCheck), ref.grad) };
+    return { threads: t, oursDistance: mine.startDistance, torchDistance: ref.distance, distanceRelErr: Math.abs(mine.startDistance - ref.distance) / ref.distance, gradRelErr: relativeError(ourGrad(oursCheck), ref.grad) };
   });
   const engines: SideResult[] = [mine];
   for (const e of o.engines.filter((x) => x !== 'fused')) {
@@ -256,7 +247,7 @@ function textCase(o: Options, c: TextCase, dir: string): CaseReport {
   ]) as [SideResult & { startDistance: number }, ...SideResult[]];
   const agreement: CaseReport['agreement'] = threads.map((t) => {
     const ref = readTextCheck(path.join(dir, `torch-check-${t}.safetensors`));
-    return { threads: t, oursDistance: mine.startDistance, torchDistance: ref.distance, distanceRelErr: Math.abs(mine.startDistance - ref.distance) / ref.distance, gradRelErr: relErr(ourGrad(oursCheck), ref.grad) };
+    return { threads: t, oursDistance: mine.startDistance, torchDistance: ref.distance, distanceRelErr: Math.abs(mine.startDistance - ref.distance) / ref.distance, gradRelErr: relativeError(ourGrad(oursCheck), ref.grad) };
   });
   return { name: c.name, title: c.title, stateMadeBy: 'ours (lib/models/bert.ts init, textDlg\'s dummy draw)', ours: mine, torch, agreement, engines: [mine] };
 }
