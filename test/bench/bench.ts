@@ -255,7 +255,8 @@ function textCase(o: Options, c: TextCase, dir: string): CaseReport {
 async function main(): Promise<void> {
   const o = options(process.argv.slice(2));
   if (o === null) return;
-  const work = path.join(path.dirname(o.out), 'bench-states');
+  // the shared start states (13 MB) go to out/bench-states (ignored by git), wherever the report goes
+  const work = path.join(ROOT, 'out', 'bench-states');
   fs.mkdirSync(work, { recursive: true });
   const versions = o.python ? probePython(o.python) : null;
   if (!o.python) process.stderr.write('no PyTorch reference: our side only (see environment.md for a Python with torch)\n');
