@@ -16,6 +16,8 @@
  * - Tensors that torch clones (`g_prev`, `bracket_g`, the L-BFGS history) live in buffers allocated
  *   once and overwritten with `.set()`. The only allocations in steady state are the history pairs
  *   (y, s) while the history is filling up; once it is full the oldest pair's arrays are recycled.
+ *   The history, d and the gradient live where two-loop.ts puts them (a wasm memory of the optimiser's
+ *   own when the kernels load), which also runs the two-loop recursion; the numbers do not change.
  * - Options are validated up front (torch accepts lr = 0 and checks little else).
  * - Numbers: the same IEEE double operations in the same order, with three exceptions that torch's
  *   tensor machinery introduces: `dot` is BLAS `ddot` (MKL sums vectors of 3 or more entries in

@@ -1,11 +1,13 @@
 /**
  * The L-BFGS two-loop recursion (torch.optim.LBFGS's d = -H g, lbfgs.ts) and where its vectors live.
  *
- * It is most of an attack's optimiser time: with torch's history of 100 pairs it sweeps 400 vectors
- * per iteration (25,000 unknowns for a batch of 8 32x32 images: about 15 ms in JS, more than the
- * objective). `twoLoopMemory()` puts the history in a wasm memory of its own and runs the recursion
- * there (lib/engine/assembly/lbfgs.ts, f64x2 SIMD, about 3.5x faster), bit for bit the JS loops below;
- * without the wasm kernels (DLG_WASM=0, or kernels.wasm missing) the JS loops run on plain arrays.
+ * With torch's history of 100 pairs it sweeps 400 vectors per iteration: in JS that was about two
+ * thirds of an attack's time (a batch of 8 32x32 images, 25,000 unknowns: ~20 ms per recursion
+ * against ~7 ms per objective evaluation; test/bench/attack-profile.ts). `twoLoopMemory()` puts the
+ * history in a wasm memory of its own and runs the recursion there (lib/engine/assembly/lbfgs.ts,
+ * f64x2 SIMD: 2-4.5x faster per recursion in that profile, memory-bound at large sizes), bit for bit
+ * the JS loops below; without the wasm kernels (DLG_WASM=0, or kernels.wasm missing) the JS loops run
+ * on plain arrays.
  */
 import { wasmArena } from '../../engine/wasm';
 import type { WasmArena } from '../../engine/wasm';
