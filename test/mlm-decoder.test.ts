@@ -49,6 +49,30 @@ describe('MLM decoder passes: wasm kernels against the JS loops', () => {
     }
   });
 
+  it('every remainder of the four-rows-per-pass kernel: hidden 1-7 (colDots over 1-7 rows), vocab 5-8 (rowDots), m = 1..5', () => {
+    let checked = 0;
+    for (let h = 1; h <= 7; h++) {
+      for (let V = 5; V <= 8; V++) {
+        const r = createRng(100 * h + V);
+        const tab = decoderTables(normalArray(r, h * V), normalArray(r, V), normalArray(r, h * V), h, V, false);
+        for (let m = 1; m <= 5; m++) {
+          const vecs = Float64Array.from(normalArray(r, m * h));
+          const z = new Float64Array(m * V), zJs = new Float64Array(m * V);
+          rowDots(tab.wT, vecs, m, V, h, z);
+          rowDotsJs(Float64Array.from(tab.wT), vecs, m, V, h, zJs);
+          same(z, zJs, `rowDots hidden=${h} V=${V} m=${m}`);
+          const rows = Float64Array.from(normalArray(r, m * V));
+          const t = new Float64Array(m * h), tJs = new Float64Array(m * h);
+          colDots(tab.w, rows, m, V, h, t);
+          colDotsJs(Float64Array.from(tab.w), rows, m, V, h, tJs);
+          same(t, tJs, `colDots hidden=${h} V=${V} m=${m}`);
+          checked++;
+        }
+      }
+    }
+    assert.equal(checked, 7 * 4 * 5);
+  });
+
   it('a low-rank S: its factor tables are in the arena too, and the short passes (d = rank) agree', () => {
     // S = u v^T + u2 v2^T: rank 2 <= hidden / 4
     const r = createRng(9);

@@ -18,7 +18,12 @@
  * erf is tfjs's own approximation (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7), so this computes the
  * same function as the model's tfjs graph; the derivatives use the exact erf' = 2/sqrt(pi) exp(-x^2),
  * as tfjs's gradient of erf does.
+ *
+ * The matrix products run on the wasm kernel (assembly/dense.ts) when it loads, else in JS: the
+ * same numbers either way (every entry one sum along k in the same order).
  */
+
+import { wasmRuntime } from './wasm';
 
 let scratchA = new Float64Array(0);
 let scratchB = new Float64Array(0);
@@ -35,11 +40,45 @@ function transposeInto(a: Float64Array, rows: number, cols: number, which: 'a' |
   return out;
 }
 
+/** Write a[rows, cols] transposed into out from index `at`. */
+function transposeTo(a: Float64Array, rows: number, cols: number, out: Float64Array, at: number): void {
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[at + j * rows + i] = a[i * cols + j];
+}
+
+/** The products' workspace in this thread's wasm memory (nothing is kept there between calls). */
+const WORKSPACE = {};
+
 /**
- * c[n,p] (+)= a b^T for a[n,k], b[p,k]: dot products of rows, in blocks of 2 rows of a by 4 rows
- * of b held in registers (~4x the speed of the plain triple loop on V8).
+ * c[n,p] (+)= a b^T on the wasm kernel, `fill` writing a [n,k] and b [p,k] into the workspace at the
+ * float64 indices it is given. False (nothing done) without the wasm kernels.
  */
+function onWasm(n: number, k: number, p: number, c: Float64Array, accumulate: boolean, fill: (mem: Float64Array, aAt: number, bAt: number) => void): boolean {
+  const w = wasmRuntime();
+  if (w === null) return false;
+  const { base } = w.claim(WORKSPACE, 8 * (2 * n * k + p * k + n * p));
+  const mem = w.f64();
+  const A = base / 8, B = A + n * k, C = B + p * k, P = C + n * p;
+  fill(mem, A, B);
+  if (accumulate) mem.set(c.subarray(0, n * p), C);
+  w.exports.matMulTB64(8 * A, 8 * B, 8 * C, n, k, p, accumulate ? 1 : 0, 8 * P);
+  c.set(mem.subarray(C, C + n * p));
+  return true;
+}
+
+/** c[n,p] (+)= a b^T for a[n,k], b[p,k]. */
 export function matMulTB(a: Float64Array, b: Float64Array, c: Float64Array, n: number, k: number, p: number, accumulate = false): void {
+  const fill = (mem: Float64Array, A: number, B: number) => {
+    mem.set(a.subarray(0, n * k), A);
+    mem.set(b.subarray(0, p * k), B);
+  };
+  if (!onWasm(n, k, p, c, accumulate, fill)) matMulTBJs(a, b, c, n, k, p, accumulate);
+}
+
+/**
+ * matMulTB in JS: dot products of rows, in blocks of 2 rows of a by 4 rows of b held in registers
+ * (~4x the speed of the plain triple loop on V8).
+ */
+export function matMulTBJs(a: Float64Array, b: Float64Array, c: Float64Array, n: number, k: number, p: number, accumulate = false): void {
   const n2 = n - (n % 2);
   const p4 = p - (p % 4);
   for (let i = 0; i < n2; i += 2) {
@@ -90,12 +129,20 @@ export function matMulTB(a: Float64Array, b: Float64Array, c: Float64Array, n: n
 
 /** c[n,p] (+)= a[n,k] b[k,p]. */
 export function matMul(a: Float64Array, b: Float64Array, c: Float64Array, n: number, k: number, p: number, accumulate = false): void {
-  matMulTB(a, transposeInto(b, k, p, 'b'), c, n, k, p, accumulate);
+  const fill = (mem: Float64Array, A: number, B: number) => {
+    mem.set(a.subarray(0, n * k), A);
+    transposeTo(b, k, p, mem, B);
+  };
+  if (!onWasm(n, k, p, c, accumulate, fill)) matMulTBJs(a, transposeInto(b, k, p, 'b'), c, n, k, p, accumulate);
 }
 
 /** c[n,p] (+)= a^T b for a[k,n], b[k,p]. */
 export function matMulTA(a: Float64Array, b: Float64Array, c: Float64Array, k: number, n: number, p: number, accumulate = false): void {
-  matMulTB(transposeInto(a, k, n, 'a'), transposeInto(b, k, p, 'b'), c, n, k, p, accumulate);
+  const fill = (mem: Float64Array, A: number, B: number) => {
+    transposeTo(a, k, n, mem, A);
+    transposeTo(b, k, p, mem, B);
+  };
+  if (!onWasm(n, k, p, c, accumulate, fill)) matMulTBJs(transposeInto(a, k, n, 'a'), transposeInto(b, k, p, 'b'), c, n, k, p, accumulate);
 }
 
 /** x[i,:] += b for each of the n rows of x[n,p]. */

@@ -16,7 +16,7 @@
  * A distance that needs G itself (an L1 term) materialises it: denseResidual / denseAdjoint.
  *
  * The tables live in a wasm memory of their own when the kernels load (wasmArena), and rowDots and
- * colDots on them run there (assembly/decoder.ts: four rows per pass, f64x2, bit for bit the JS loops).
+ * colDots on them run there (assembly/decoder.ts's dots4: four vectors per pass, f64x2, bit for bit the JS loops).
  */
 import { lowRankFactor } from './low-rank';
 import { wasmArena } from './wasm';
@@ -110,7 +110,7 @@ export function rowDots(mat: Float64Array, vecs: Float64Array, m: number, V: num
   for (let r0 = 0; r0 < m; r0 += 4) {
     const cnt = Math.min(4, m - r0);
     for (let h = 0; h < d; h++) for (let k = 0; k < 4; k++) vi[h * 4 + k] = k < cnt ? vecs[(r0 + k) * d + h] : 0;
-    a.arena.exports.rowDots4(mat.byteOffset, vi.byteOffset, V, d, out4.byteOffset);
+    a.arena.exports.dots4(mat.byteOffset, vi.byteOffset, V, d, out4.byteOffset);
     for (let k = 0; k < cnt; k++) {
       const o = (r0 + k) * V;
       if (accumulate) for (let j = 0; j < V; j++) out[o + j] += out4[j * 4 + k];
@@ -192,7 +192,7 @@ export function colDots(mat: Float64Array, rows: Float64Array, m: number, V: num
       if (k < cnt) for (let j = 0; j < V; j++) ri[j * 4 + k] = rows[o + j];
       else for (let j = 0; j < V; j++) ri[j * 4 + k] = 0;
     }
-    a.arena.exports.colDots4(mat.byteOffset, ri.byteOffset, V, d, out4.byteOffset);
+    a.arena.exports.dots4(mat.byteOffset, ri.byteOffset, d, V, out4.byteOffset);
     for (let k = 0; k < cnt; k++) {
       for (let h = 0; h < d; h++) {
         const i = (r0 + k) * d + h;

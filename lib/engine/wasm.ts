@@ -48,13 +48,12 @@ export interface WasmExports {
   lossForward(record: number): number;
   lossAdjoint(record: number): void;
   lbfgsDirection(g: number, d: number, n: number, dirs: number, stps: number, ro: number, al: number, numOld: number, hDiag: number): void;
-  dot64(a: number, b: number, n: number): number;
-  rowDots4(mat: number, vi: number, V: number, d: number, out4: number): void;
-  colDots4(mat: number, ri: number, V: number, d: number, out4: number): void;
+  dots4(mat: number, vi: number, rows: number, cols: number, out4: number): void;
+  matMulTB64(a: number, b: number, c: number, n: number, k: number, p: number, accumulate: number, pack: number): void;
 }
 
 /** The ABI this JS side was written for (ABI_VERSION of lib/engine/assembly/index.ts). */
-export const WASM_ABI_VERSION = 4;
+export const WASM_ABI_VERSION = 5;
 
 /** Where `npm run build` puts the module: beside this file in dist/. */
 export const WASM_FILE = path.join(__dirname, 'kernels.wasm');
@@ -73,6 +72,16 @@ export interface WasmRuntime {
 }
 
 const PAGE = 65536;
+
+/** Grow `memory` to at least `bytes`; throws one clear line when a wasm memory cannot hold that many. */
+function growTo(memory: WasmMemory, bytes: number): void {
+  if (bytes <= memory.buffer.byteLength) return;
+  try {
+    memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
+  } catch {
+    throw new Error(`wasm kernels: cannot grow a wasm memory to ${(bytes / 2 ** 20).toFixed(0)} MB (at most 4096)`);
+  }
+}
 
 /** Compile the module in `file`; throws one clear line if that is not possible. */
 function compileWasm(file: string): object {
@@ -127,14 +136,7 @@ function runtimeOf(api: WasmExports): WasmRuntime {
     exports: api,
     claim(who: object, bytes: number) {
       const intact = owner === who; // every owner lays out from the same base; growing keeps the contents
-      const need = base + bytes;
-      if (need > memory.buffer.byteLength) {
-        try {
-          memory.grow(Math.ceil((need - memory.buffer.byteLength) / PAGE));
-        } catch {
-          throw new Error(`wasm kernels: cannot grow the wasm memory to ${(need / 2 ** 20).toFixed(0)} MB (at most 4096)`);
-        }
-      }
+      growTo(memory, base + bytes);
       owner = who;
       return { base, intact };
     },
@@ -182,14 +184,7 @@ export function wasmArena(bytes: number): WasmArena | null {
   const api = instantiate(module, WASM_FILE);
   const memory = api.memory;
   let next = (api.heapBase() + 63) & ~63;
-  const end = next + bytes;
-  if (end > memory.buffer.byteLength) {
-    try {
-      memory.grow(Math.ceil((end - memory.buffer.byteLength) / PAGE));
-    } catch {
-      throw new Error(`wasm kernels: cannot grow a wasm memory to ${(end / 2 ** 20).toFixed(0)} MB (at most 4096)`);
-    }
-  }
+  growTo(memory, next + bytes);
   const buffer = memory.buffer;
   const take = (byteLength: number): number => {
     const at = next;

@@ -7,11 +7,12 @@ export { gemm, gemmNT } from './gemm';
 export { im2col, col2im, transpose } from './conv';
 export { biasActivate, activationGrad, addActivationGrad, secondOrder, squaredDistance, biasDistance, toFloat32, toFloat64 } from './pointwise';
 export { lossForward, lossAdjoint, LOSS_RECORD_LENGTH } from './loss';
-export { lbfgsDirection, dot64 } from './lbfgs';
-export { rowDots4, colDots4 } from './decoder';
+export { lbfgsDirection } from './lbfgs';
+export { dots4 } from './decoder';
+export { matMulTB64 } from './dense';
 
 /** Bumped whenever an export changes meaning or signature: the loader refuses a stale build. */
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 
 /** First byte after the module's own static data: the JS side lays its buffers out from here. */
 export function heapBase(): usize {

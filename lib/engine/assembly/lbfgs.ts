@@ -20,7 +20,7 @@
 }
 
 /** sum_i a[i] b[i] in the JS dot's order. */
-export function dot64(a: usize, b: usize, n: i32): f64 {
+function dot64(a: usize, b: usize, n: i32): f64 {
   let s01 = f64x2.splat(0), s23 = f64x2.splat(0);
   let i = 0;
   for (; i + 4 <= n; i += 4) {
