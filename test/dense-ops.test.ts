@@ -8,11 +8,8 @@ import { strict as assert } from 'assert';
 import { matMulTB, matMulTBJs, matMul, matMulTA } from '../lib/engine/dense-ops';
 import { wasmStatus, wasmRuntime } from '../lib/engine/wasm';
 import { createRng, normalArray } from '../lib/rng';
+import { assertSameBits } from './golden';
 
-const same = (a: Float64Array, b: Float64Array, what: string) => {
-  assert.equal(a.length, b.length);
-  for (let i = 0; i < a.length; i++) assert.ok(Object.is(a[i], b[i]), `${what}[${i}]: wasm ${a[i]}, JS ${b[i]}`);
-};
 const transpose = (a: Float64Array, rows: number, cols: number) => {
   const out = new Float64Array(rows * cols);
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j];
@@ -36,13 +33,13 @@ describe('dense-ops matrix products: the wasm kernel against the JS loops', () =
             matMulTBJs(a, b, expect, n, k, p, accumulate);
             const c1 = Float64Array.from(start);
             matMulTB(a, b, c1, n, k, p, accumulate);
-            same(c1, expect, `matMulTB n=${n} k=${k} p=${p} acc=${accumulate}`);
+            assertSameBits(c1, expect, `matMulTB n=${n} k=${k} p=${p} acc=${accumulate}`);
             const c2 = Float64Array.from(start);
             matMul(a, transpose(b, p, k), c2, n, k, p, accumulate);
-            same(c2, expect, `matMul n=${n} k=${k} p=${p} acc=${accumulate}`);
+            assertSameBits(c2, expect, `matMul n=${n} k=${k} p=${p} acc=${accumulate}`);
             const c3 = Float64Array.from(start);
             matMulTA(transpose(a, n, k), transpose(b, p, k), c3, k, n, p, accumulate);
-            same(c3, expect, `matMulTA n=${n} k=${k} p=${p} acc=${accumulate}`);
+            assertSameBits(c3, expect, `matMulTA n=${n} k=${k} p=${p} acc=${accumulate}`);
             cases++;
           }
         }
@@ -60,7 +57,7 @@ describe('dense-ops matrix products: the wasm kernel against the JS loops', () =
     const cJs = new Float64Array(n * p + 4).fill(7);
     matMulTB(a, b, c, n, k, p);
     matMulTBJs(a, b, cJs, n, k, p);
-    same(c, cJs, 'long arrays');
+    assertSameBits(c, cJs, 'long arrays');
     assert.deepEqual(Array.from(c.subarray(n * p)), [7, 7, 7, 7]);
   });
 
@@ -76,7 +73,7 @@ describe('dense-ops matrix products: the wasm kernel against the JS loops', () =
     w.f64().fill(-1, base / 8, base / 8 + (1 << 17));
     const c = new Float64Array(n * p);
     matMulTB(a, b, c, n, k, p);
-    same(c, expect, 'after another owner');
+    assertSameBits(c, expect, 'after another owner');
     assert.equal(w.claim(other, 1 << 20).intact, false, 'the other owner learns its data may be gone');
   });
 });

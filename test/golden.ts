@@ -4,6 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { strict as assert } from 'assert';
 import { tf } from '../lib/engine/backend';
 import { lenet } from '../lib/models/lenet';
 import type { Model, ActivationName } from '../lib/models/model';
@@ -115,4 +116,10 @@ export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): numbe
     den += b[i] ** 2;
   }
   return Math.sqrt(num / den);
+}
+
+/** Assert that a wasm kernel's output equals the JS loops' bit for bit (Object.is: -0 and NaN too). */
+export function assertSameBits(wasm: Float64Array, js: Float64Array, what: string): void {
+  assert.equal(wasm.length, js.length, `${what}: length`);
+  for (let i = 0; i < wasm.length; i++) assert.ok(Object.is(wasm[i], js[i]), `${what}[${i}]: wasm ${wasm[i]}, JS ${js[i]}`);
 }

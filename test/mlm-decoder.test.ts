@@ -10,11 +10,8 @@ import * as path from 'path';
 import { decoderTables, rowDots, rowDotsJs, colDots, colDotsJs } from '../lib/engine/mlm-decoder';
 import { wasmStatus } from '../lib/engine/wasm';
 import { createRng, normalArray } from '../lib/rng';
+import { assertSameBits } from './golden';
 
-const same = (a: Float64Array, b: Float64Array, what: string) => {
-  assert.equal(a.length, b.length);
-  for (let i = 0; i < a.length; i++) assert.ok(Object.is(a[i], b[i]), `${what}[${i}]: wasm ${a[i]}, JS ${b[i]}`);
-};
 
 describe('MLM decoder passes: wasm kernels against the JS loops', () => {
   const hidden = 12, vocab = 301;
@@ -39,12 +36,12 @@ describe('MLM decoder passes: wasm kernels against the JS loops', () => {
         const z = Float64Array.from(start), zJs = Float64Array.from(start);
         rowDots(tab.wT, vecs, m, vocab, hidden, z, accumulate);
         rowDotsJs(plainWT, vecs, m, vocab, hidden, zJs, accumulate);
-        same(z, zJs, `rowDots m=${m} accumulate=${accumulate}`);
+        assertSameBits(z, zJs, `rowDots m=${m} accumulate=${accumulate}`);
         const t0 = Float64Array.from(normalArray(createRng(300 + m), m * hidden));
         const t = Float64Array.from(t0), tJs = Float64Array.from(t0);
         colDots(tab.w, rows, m, vocab, hidden, t, accumulate);
         colDotsJs(plainW, rows, m, vocab, hidden, tJs, accumulate);
-        same(t, tJs, `colDots m=${m} accumulate=${accumulate}`);
+        assertSameBits(t, tJs, `colDots m=${m} accumulate=${accumulate}`);
       }
     }
   });
@@ -60,12 +57,12 @@ describe('MLM decoder passes: wasm kernels against the JS loops', () => {
           const z = new Float64Array(m * V), zJs = new Float64Array(m * V);
           rowDots(tab.wT, vecs, m, V, h, z);
           rowDotsJs(Float64Array.from(tab.wT), vecs, m, V, h, zJs);
-          same(z, zJs, `rowDots hidden=${h} V=${V} m=${m}`);
+          assertSameBits(z, zJs, `rowDots hidden=${h} V=${V} m=${m}`);
           const rows = Float64Array.from(normalArray(r, m * V));
           const t = new Float64Array(m * h), tJs = new Float64Array(m * h);
           colDots(tab.w, rows, m, V, h, t);
           colDotsJs(Float64Array.from(tab.w), rows, m, V, h, tJs);
-          same(t, tJs, `colDots hidden=${h} V=${V} m=${m}`);
+          assertSameBits(t, tJs, `colDots hidden=${h} V=${V} m=${m}`);
           checked++;
         }
       }
@@ -89,12 +86,12 @@ describe('MLM decoder passes: wasm kernels against the JS loops', () => {
     const out = new Float64Array(m * k), outJs = new Float64Array(m * k);
     colDots(tab.shared.b, rows, m, vocab, k, out);
     colDotsJs(Float64Array.from(tab.shared.b), rows, m, vocab, k, outJs);
-    same(out, outJs, 'colDots on B');
+    assertSameBits(out, outJs, 'colDots on B');
     const vecs = Float64Array.from(normalArray(createRng(12), m * k));
     const z = new Float64Array(m * vocab), zJs = new Float64Array(m * vocab);
     rowDots(tab.shared.bT, vecs, m, vocab, k, z);
     rowDotsJs(Float64Array.from(tab.shared.bT), vecs, m, vocab, k, zJs);
-    same(z, zJs, 'rowDots on B^T');
+    assertSameBits(z, zJs, 'rowDots on B^T');
   });
 
   it('a whole evaluation of the text objective (30,522 tokens) gives the same value and gradient with DLG_WASM=0', () => {
