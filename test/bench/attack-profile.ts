@@ -126,14 +126,30 @@ function textCase(): ProfileCase {
   };
 }
 
+/** One line on stderr and exit code 2: bad input, before any work. */
+function fail(message: string): never {
+  process.stderr.write(`attack-profile: ${message}\n`);
+  process.exit(2);
+}
+
+/** A whole number >= 1 from option `name`. */
+function count(name: string, dflt: string): number {
+  const v = arg(name, dflt);
+  if (!/^[1-9][0-9]*$/.test(v)) fail(`--${name} must be a whole number >= 1, got '${v}'`);
+  return Number(v);
+}
+
 function main(): void {
-  const iterations = Number(arg('iterations', '20'));
-  const textIterations = Number(arg('text-iterations', '10'));
-  const repeats = Number(arg('repeats', '2'));
+  const iterations = count('iterations', '20');
+  const textIterations = count('text-iterations', '10');
+  const repeats = count('repeats', '2');
+  const specs = arg('cases', '32x1,32x8,64x8').split(',');
+  for (const c of specs) if (c !== 'text' && !/^[1-9][0-9]*x[1-9][0-9]*$/.test(c)) fail(`--cases: '${c}' is neither SIZExBATCH (e.g. 32x8) nor text`);
   const photos = loadDataset('natural-128');
-  const cases = arg('cases', '32x1,32x8,64x8').split(',').map((c): [ProfileCase, number] => {
+  const cases = specs.map((c): [ProfileCase, number] => {
     if (c === 'text') return [textCase(), textIterations];
     const [size, n] = c.split('x').map(Number);
+    if (n > photos.images.length) fail(`--cases: batch ${n} in '${c}' is more than the ${photos.images.length} natural-128 photos`);
     return [imageCase(photos, size, n, iterations), iterations];
   });
   console.log(`${engineInfo()}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}; ${iterations} L-BFGS steps per run (text: ${textIterations}), ${repeats} runs per recursion, alternating`);
