@@ -56,11 +56,18 @@ export interface DlgConfig {
   engine: DlgEngine;
 }
 
+/**
+ * L-BFGS as the released code runs it: torch's defaults on float32 parameters (the dummy image and
+ * label), so torch keeps its history in float32. Here x, the gradient and all arithmetic stay float64;
+ * only the stored pairs are float32 (lbfgs.ts, `historyPrecision`).
+ */
+export const DLG_LBFGS: Readonly<LbfgsOptions> = Object.freeze({ ...LBFGS_DEFAULTS, historyPrecision: 'float32' as const });
+
 /** The released code exactly: L-BFGS with torch defaults and no line search, 300 steps. */
 export const PAPER_DLG: DlgConfig = Object.freeze({
   iterations: 300,
   snapshotEvery: 10,
-  lbfgs: Object.freeze({ ...LBFGS_DEFAULTS }),
+  lbfgs: DLG_LBFGS,
   seed: 1234,
   init: 'normal',
   label: 'joint',
@@ -77,7 +84,7 @@ export const PAPER_DLG: DlgConfig = Object.freeze({
  */
 export const DEFAULT_DLG: DlgConfig = Object.freeze({
   ...PAPER_DLG,
-  lbfgs: Object.freeze({ ...LBFGS_DEFAULTS, lineSearch: 'strong_wolfe' as const }),
+  lbfgs: Object.freeze({ ...DLG_LBFGS, lineSearch: 'strong_wolfe' as const }),
 }) as DlgConfig;
 
 /**
@@ -151,6 +158,7 @@ export const BATCH_UPDATES: readonly BatchUpdate[] = ['joint', 'round-robin'];
 export const DUMMY_INITS: readonly DummyInit[] = ['normal', 'uniform'];
 export const ENGINES: readonly DlgEngine[] = ['auto', 'tfjs', 'fused'];
 export const LINE_SEARCHES: readonly LbfgsOptions['lineSearch'][] = ['strong_wolfe', 'none'];
+export const HISTORY_PRECISIONS: readonly NonNullable<LbfgsOptions['historyPrecision']>[] = ['float32', 'float64'];
 
 /** The rule of every configuration key: the only validation of a DLG configuration. */
 export const CONFIG_RULES: Readonly<Record<ConfigKey, Rule>> = Object.freeze({
@@ -170,6 +178,7 @@ export const CONFIG_RULES: Readonly<Record<ConfigKey, Rule>> = Object.freeze({
   'lbfgs.toleranceChange': numberAtLeast(0),
   'lbfgs.historySize': integerAtLeast(1),
   'lbfgs.lineSearch': oneOf(LINE_SEARCHES),
+  'lbfgs.historyPrecision': oneOf(HISTORY_PRECISIONS),
 });
 
 /** The value of a key in a configuration. */

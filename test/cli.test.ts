@@ -28,6 +28,18 @@ describe('npm run dlg (command line)', () => {
     assert.ok(grid.width > 32 * 2 && grid.height >= 64, `grid ${grid.width}x${grid.height}`);
   });
 
+  it('--history-precision: the presets store the L-BFGS history in float32, float64 on request; the two runs differ', () => {
+    const run = (extra: string[]) => {
+      const r = dlgCli(['--image', ASTRONAUT, '--label', '7', '--iterations', '3', '--seed', '1', '--json', ...extra]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout.trim());
+    };
+    const f32 = run([]), f64 = run(['--history-precision', 'float64']);
+    assert.equal(f32.history_precision, 'float32');
+    assert.equal(f64.history_precision, 'float64');
+    assert.notEqual(f32.mse, f64.mse, 'the stored pairs are rounded, so the directions and the dummies differ');
+  });
+
   const bad: [string[], RegExp][] = [
     [['--label', '7'], /--image FILE is required/],
     [['--image', '/no/such/file.png'], /cannot read image \/no\/such\/file.png/],
@@ -35,6 +47,7 @@ describe('npm run dlg (command line)', () => {
     [['--image', ASTRONAUT, '--label', 'seven'], /--label must be an integer, got 'seven'/],
     [['--image', ASTRONAUT, '--iterations', '0'], /--iterations must be >= 1/],
     [['--image', ASTRONAUT, '--line-search', 'wolfe'], /--line-search must be 'strong_wolfe' or 'none'/],
+    [['--image', ASTRONAUT, '--history-precision', 'float16'], /--history-precision must be 'float32' or 'float64', got 'float16'/],
     [['--image', ASTRONAUT, '--bogus'], /unknown option --bogus/],
     [['--image', path.join(ROOT, 'package.json')], /not a PNG or JPEG/],
   ];

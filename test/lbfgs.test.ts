@@ -245,7 +245,7 @@ describe('lbfgs: non-finite losses', () => {
 describe('lbfgs: options', () => {
   it('has torch defaults', () => {
     assert.deepEqual({ ...LBFGS_DEFAULTS }, {
-      lr: 1, maxIter: 20, toleranceGrad: 1e-7, toleranceChange: 1e-9, historySize: 100, lineSearch: 'none',
+      lr: 1, maxIter: 20, toleranceGrad: 1e-7, toleranceChange: 1e-9, historySize: 100, lineSearch: 'none', historyPrecision: 'float64',
     });
     assert.ok(Object.isFrozen(LBFGS_DEFAULTS));
   });
@@ -262,6 +262,7 @@ describe('lbfgs: options', () => {
     [{ toleranceGrad: -1 }, /toleranceGrad must be/],
     [{ toleranceChange: NaN }, /toleranceChange must be/],
     [{ lineSearch: 'backtracking' as 'none' }, /lineSearch must be 'none' or 'strong_wolfe'/],
+    [{ historyPrecision: 'float16' as 'float32' }, /historyPrecision must be 'float64' or 'float32'/],
     [{ max_iter: 5 } as Partial<LbfgsOptions>, /Unknown LBFGS option max_iter/],
   ];
   for (const [options, message] of bad) {

@@ -27,7 +27,8 @@
  */
 import { createRng } from '../rng';
 import { checkShared } from '../models/gradients';
-import { createLbfgs, LBFGS_DEFAULTS } from './optim/lbfgs';
+import { createLbfgs } from './optim/lbfgs';
+import { DLG_LBFGS } from '../config';
 import type { LbfgsOptions } from './optim/lbfgs';
 import { createAdam } from './optim/adam';
 import { textObjective, checkTextShape, DEFAULT_TEXT_OBJECTIVE } from './text-objective';
@@ -103,7 +104,7 @@ export const DEFAULT_TEXT_DLG: Readonly<Omit<TextDlgOptions, 'onStep' | 'exclude
   iterations: 100,
   seed: 1,
   optimizer: 'lbfgs' as const,
-  lbfgs: { ...LBFGS_DEFAULTS, lineSearch: 'strong_wolfe' as const },
+  lbfgs: { ...DLG_LBFGS, lineSearch: 'strong_wolfe' as const },
   adamLr: 0.1,
   snapshotEvery: 10,
   metric: 'cosine' as const,

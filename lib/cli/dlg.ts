@@ -54,6 +54,7 @@ export const FLAGS: Record<string, CliFlag> = {
   paper: { kind: 'boolean', modes: IMAGES, help: 'the released code exactly (= --preset paper: no line search)' },
   iterations: { ...CONFIG_FLAGS.iterations, modes: ALL },
   'line-search': config('line-search', IMAGES),
+  'history-precision': config('history-precision', IMAGES),
   'label-strategy': config('label-strategy', IMAGES),
   init: config('init', IMAGES),
   engine: config('engine', IMAGES),

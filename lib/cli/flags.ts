@@ -22,6 +22,7 @@ export const CONFIG_FLAGS: Readonly<Record<string, ConfigFlag>> = Object.freeze(
   'line-search': { key: 'lbfgs.lineSearch', kind: 'string', help: "L-BFGS line search: 'strong_wolfe' (toolkit default) or 'none' (the released code)" },
   'label-strategy': { key: 'label', kind: 'string', help: "'joint' (DLG), 'idlg' (one image: label read off the gradient first), 'distinct' or 'count' (batches)" },
   'batch-update': { key: 'batchUpdate', kind: 'string', help: "with --batch: 'joint' (whole batch per L-BFGS step) or 'round-robin' (one sample per step, the paper's)" },
+  'history-precision': { key: 'lbfgs.historyPrecision', kind: 'string', help: "L-BFGS history storage: 'float32' (presets; torch's for the released code's float32 dummy) or 'float64'" },
   init: { key: 'init', kind: 'string', help: "dummy initialisation: 'normal' (the released code) or 'uniform'" },
   engine: { key: 'engine', kind: 'string', help: "objective evaluator: 'auto', 'fused' (conv stacks such as LeNet) or 'tfjs' (autodiff, any model)" },
   'snapshot-every': { key: 'snapshotEvery', kind: 'int', help: 'keep the dummy every k steps for progress.png (presets: 10)' },

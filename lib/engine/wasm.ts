@@ -48,12 +48,13 @@ export interface WasmExports {
   lossForward(record: number): number;
   lossAdjoint(record: number): void;
   lbfgsDirection(g: number, d: number, n: number, dirs: number, stps: number, ro: number, al: number, numOld: number, hDiag: number): void;
+  lbfgsDirection32(g: number, d: number, n: number, dirs: number, stps: number, ro: number, al: number, numOld: number, hDiag: number): void;
   dots4(mat: number, vi: number, rows: number, cols: number, out4: number): void;
   matMulTB64(a: number, b: number, c: number, n: number, k: number, p: number, accumulate: number, pack: number): void;
 }
 
 /** The ABI this JS side was written for (ABI_VERSION of lib/engine/assembly/index.ts). */
-export const WASM_ABI_VERSION = 5;
+export const WASM_ABI_VERSION = 6;
 
 /** Where `npm run build` puts the module: beside this file in dist/. */
 export const WASM_FILE = path.join(__dirname, 'kernels.wasm');
@@ -163,11 +164,13 @@ function load(): { runtime: WasmRuntime | null; module: object | null; reason: s
   return loaded;
 }
 
-/** A block of float64 vectors in a wasm memory of its own, for kernels that work on long-lived state. */
+/** A block of float64 (and float32) vectors in a wasm memory of its own, for kernels that work on long-lived state. */
 export interface WasmArena {
   readonly exports: WasmExports;
   /** A new zeroed vector of `n` float64 (a view that stays valid: the memory never grows after creation). */
   f64(n: number): Float64Array;
+  /** A new zeroed vector of `n` float32 (as f64). */
+  f32(n: number): Float32Array;
   /** A new zeroed table of `n` uint32 (pointers: a vector's byteOffset). */
   u32(n: number): Uint32Array;
 }
@@ -195,6 +198,7 @@ export function wasmArena(bytes: number): WasmArena | null {
   return {
     exports: api,
     f64: (n) => new Float64Array(buffer, take(n * 8), n),
+    f32: (n) => new Float32Array(buffer, take(n * 4), n),
     u32: (n) => new Uint32Array(buffer, take(n * 4), n),
   };
 }

@@ -19,7 +19,7 @@ import * as os from 'os';
 import { loadDataset } from '../../lib/data/index';
 import { resize } from '../../lib/data/image';
 import { engineInfo } from '../../lib/engine';
-import type { TwoLoopMemory } from '../../lib/attacks/optim/two-loop';
+import type { TwoLoopMemory, HistoryPrecision } from '../../lib/attacks/optim/two-loop';
 import type { FusedObjective } from '../../lib/engine/fused-types';
 import type { AttackBatchJob, AttackBatchResult } from '../../lib/experiments/attack-batch';
 import type { TextAttackJob, TextAttackResult, TextVariant } from '../../lib/experiments/text';
@@ -45,11 +45,11 @@ const text = require('../../lib/experiments/text') as {
 const timers = { objective: 0, evals: 0, twoLoop: 0, directions: 0 };
 let prefer: 'wasm' | 'js' = 'wasm';
 
-const memory = twoLoop.twoLoopMemory as (n: number, historySize: number, prefer?: 'wasm' | 'js') => TwoLoopMemory;
-twoLoop.twoLoopMemory = (n: number, historySize: number): TwoLoopMemory => {
-  const m = memory(n, historySize, prefer);
+const memory = twoLoop.twoLoopMemory as (n: number, historySize: number, prefer?: 'wasm' | 'js', precision?: HistoryPrecision) => TwoLoopMemory;
+twoLoop.twoLoopMemory = (n: number, historySize: number, _prefer?: 'wasm' | 'js', precision?: HistoryPrecision): TwoLoopMemory => {
+  const m = memory(n, historySize, prefer, precision);
   return {
-    kind: m.kind, al: m.al, vec: m.vec,
+    kind: m.kind, precision: m.precision, al: m.al, vec: m.vec, pair: m.pair,
     direction: (g, d, h) => {
       const t = performance.now();
       m.direction(g, d, h);

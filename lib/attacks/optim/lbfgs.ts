@@ -44,7 +44,7 @@
  * also end at t = 0.
  */
 import { dot, axpy, twoLoopMemory } from './two-loop';
-import type { TwoLoopMemory } from './two-loop';
+import type { TwoLoopMemory, HistoryPrecision, Vector } from './two-loop';
 
 /** Options of the optimiser; names are torch's keyword arguments in camelCase. */
 export interface LbfgsOptions {
@@ -62,6 +62,13 @@ export interface LbfgsOptions {
   historySize: number;
   /** 'none' takes fixed steps of length lr; 'strong_wolfe' runs torch's line search (`line_search_fn`). */
   lineSearch: 'none' | 'strong_wolfe';
+  /**
+   * How the (y, s) pairs are stored (default 'float64', the dtype of `x`). torch stores them in the
+   * parameters' dtype; 'float32' does that for float32 parameters: each pair is rounded to float32 once,
+   * when it is stored, and y . s, y . y and the two-loop recursion are computed in float64 from the
+   * stored values. Half the memory, and the recursion (memory-bound at large sizes) reads half the bytes.
+   */
+  historyPrecision?: HistoryPrecision;
 }
 
 /** torch's defaults (`line_search_fn=None`); `maxEval` is left out so it follows `maxIter`. */
@@ -72,6 +79,7 @@ export const LBFGS_DEFAULTS: Readonly<LbfgsOptions> = Object.freeze({
   toleranceChange: 1e-9,
   historySize: 100,
   lineSearch: 'none' as const,
+  historyPrecision: 'float64' as const,
 });
 
 /** Evaluate the objective at x: return the loss and its gradient (a fresh array or one reused; the optimiser copies what it keeps). */
@@ -341,7 +349,7 @@ export function strongWolfe(
 // LBFGS
 // ---------------------------------------------------------------------------------------------
 
-const OPTION_NAMES = ['lr', 'maxIter', 'maxEval', 'toleranceGrad', 'toleranceChange', 'historySize', 'lineSearch'];
+const OPTION_NAMES = ['lr', 'maxIter', 'maxEval', 'toleranceGrad', 'toleranceChange', 'historySize', 'lineSearch', 'historyPrecision'];
 
 function validateOptions(o: LbfgsOptions & { maxEval: number }): void {
   const isPositiveInt = (v: number) => Number.isInteger(v) && v >= 1;
@@ -360,6 +368,9 @@ function validateOptions(o: LbfgsOptions & { maxEval: number }): void {
   if (o.lineSearch !== 'none' && o.lineSearch !== 'strong_wolfe') {
     throw new Error(`LBFGS option lineSearch must be 'none' or 'strong_wolfe', got ${JSON.stringify(o.lineSearch)}`);
   }
+  if (o.historyPrecision !== undefined && o.historyPrecision !== 'float64' && o.historyPrecision !== 'float32') {
+    throw new Error(`LBFGS option historyPrecision must be 'float64' or 'float32', got ${JSON.stringify(o.historyPrecision)}`);
+  }
 }
 
 class LbfgsOptimizer implements Lbfgs {
@@ -371,8 +382,8 @@ class LbfgsOptimizer implements Lbfgs {
   // state carried between step() calls (torch's `state` dict)
   private readonly d: Float64Array; //          search direction
   private t = 0; //                              last step length
-  private oldDirs: Float64Array[] = []; //      y = g_{k+1} - g_k
-  private oldStps: Float64Array[] = []; //      s = x_{k+1} - x_k = t d
+  private oldDirs: Vector[] = []; //            y = g_{k+1} - g_k
+  private oldStps: Vector[] = []; //            s = x_{k+1} - x_k = t d
   private ro: number[] = []; //                 1 / (y . s)
   private hDiag = 1; //                         scale of the initial inverse Hessian
   private readonly prevFlatGrad: Float64Array;
@@ -381,8 +392,8 @@ class LbfgsOptimizer implements Lbfgs {
   private readonly flatGrad: Float64Array;
   private readonly xTrial: Float64Array; //     x + t d during the line search
   private readonly wolfe: WolfeBuffers;
-  private spareY: Float64Array; //              next y and s to be written (recycled from history)
-  private spareS: Float64Array;
+  private spareY: Vector; //                    next y and s to be written (recycled from history)
+  private spareS: Vector;
 
   constructor(x0: ArrayLike<number>, options: Partial<LbfgsOptions>) {
     const merged: LbfgsOptions = { ...LBFGS_DEFAULTS };
@@ -397,15 +408,15 @@ class LbfgsOptimizer implements Lbfgs {
     const n = x0.length;
     if (n < 1) throw new Error('LBFGS needs at least one parameter (x0 is empty)');
     this.x = Float64Array.from(x0);
-    this.mem = twoLoopMemory(n, opts.historySize);
+    this.mem = twoLoopMemory(n, opts.historySize, 'wasm', opts.historyPrecision ?? 'float64');
     const vec = this.mem.vec;
     this.d = vec();
     this.prevFlatGrad = new Float64Array(n);
     this.flatGrad = vec();
     this.xTrial = new Float64Array(n);
     this.wolfe = wolfeBuffers(n);
-    this.spareY = vec();
-    this.spareS = vec();
+    this.spareY = this.mem.pair();
+    this.spareS = this.mem.pair();
   }
 
   /** Call the closure at `at`, copy its gradient into `gOut`, return float(loss). */
@@ -464,7 +475,7 @@ class LbfgsOptimizer implements Lbfgs {
           y[i] = flatGrad[i] - prevFlatGrad[i];
           s[i] = d[i] * this.t;
         }
-        const ys = dot(y, s); // y*s
+        const ys = dot(y, s); // y*s (of the stored values: float32 pairs are rounded by the assignments above)
         if (ys > 1e-10) {
           // updating memory
           if (this.oldDirs.length === historySize) {
@@ -473,8 +484,8 @@ class LbfgsOptimizer implements Lbfgs {
             this.spareS = this.oldStps.shift()!;
             this.ro.shift();
           } else {
-            this.spareY = this.mem.vec();
-            this.spareS = this.mem.vec();
+            this.spareY = this.mem.pair();
+            this.spareS = this.mem.pair();
           }
 
           // store new direction/step

@@ -8,9 +8,20 @@
  * f64x2 SIMD: 2-4.5x faster per recursion in that profile, memory-bound at large sizes), bit for bit
  * the JS loops below; without the wasm kernels (DLG_WASM=0, or kernels.wasm missing) the JS loops run
  * on plain arrays.
+ *
+ * The history's pairs are float64 or float32 (`HistoryPrecision`, the optimiser's `historyPrecision`
+ * option). float32 is what torch keeps for float32 parameters, such as the released code's dummy image:
+ * each pair is rounded to float32 once, when it is stored, and every operation on it is float64 as
+ * before (an entry is promoted exactly as it is read). The recursion then reads half the bytes, which is
+ * what it is bound by at large sizes. Both precisions: wasm kernel and JS loops bit for bit alike.
  */
 import { wasmArena } from '../../engine/wasm';
 import type { WasmArena } from '../../engine/wasm';
+
+/** How the history's pairs are stored: float64, or float32 (rounded once when stored; arithmetic float64). */
+export type HistoryPrecision = 'float64' | 'float32';
+/** A vector of the optimiser: float64, or a history pair stored in float32. */
+export type Vector = Float64Array | Float32Array;
 
 /**
  * Dot product, summed in four interleaved partial sums (lanes i mod 4) added at the end: four
@@ -18,7 +29,7 @@ import type { WasmArena } from '../../engine/wasm';
  * vectors of an attack). Like torch's MKL ddot it sums in another order than a plain loop; the golden
  * tests bound the resulting rounding differences (test/lbfgs.test.ts).
  */
-export function dot(a: Float64Array, b: Float64Array): number {
+export function dot(a: Vector, b: Vector): number {
   const n = a.length;
   let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   let i = 0;
@@ -33,12 +44,12 @@ export function dot(a: Float64Array, b: Float64Array): number {
 }
 
 /** y += alpha * x (torch `y.add_(x, alpha=alpha)`). */
-export function axpy(alpha: number, x: Float64Array, y: Float64Array): void {
+export function axpy(alpha: number, x: Vector, y: Float64Array): void {
   for (let i = 0; i < y.length; i++) y[i] += alpha * x[i];
 }
 
 /** y += alpha * x, then return dot(z, y): one pass, the same results as axpy then dot. */
-function axpyDot(alpha: number, x: Float64Array, y: Float64Array, z: Float64Array): number {
+function axpyDot(alpha: number, x: Vector, y: Float64Array, z: Vector): number {
   const n = y.length;
   let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   let i = 0;
@@ -66,8 +77,8 @@ function axpyDot(alpha: number, x: Float64Array, y: Float64Array, z: Float64Arra
 
 /** The L-BFGS history, oldest pair first: y_i = g_{i+1} - g_i (oldDirs), s_i = x_{i+1} - x_i (oldStps), ro_i = 1 / (y_i . s_i). */
 export interface History {
-  oldDirs: Float64Array[];
-  oldStps: Float64Array[];
+  oldDirs: Vector[];
+  oldStps: Vector[];
   ro: number[];
   hDiag: number;
 }
@@ -104,11 +115,15 @@ export function twoLoopJs(g: Float64Array, d: Float64Array, h: History, al: Floa
 export interface TwoLoopMemory {
   /** 'wasm' or 'js': where the vectors live and the recursion runs. */
   readonly kind: 'wasm' | 'js';
-  /** A new zeroed vector of the optimiser's length (at most 2 * historySize + 4 of them). */
+  /** How the history's pairs are stored. */
+  readonly precision: HistoryPrecision;
+  /** A new zeroed float64 vector of the optimiser's length (at most 2 of them: d and the gradient). */
   vec(): Float64Array;
+  /** A new zeroed vector for a history pair, in `precision` (at most 2 * historySize + 2: the pairs and two spares). */
+  pair(): Vector;
   /** `al`, the two-loop coefficients (historySize entries). */
   readonly al: Float64Array;
-  /** d = -H g; g, d and the history's vectors must come from vec(). */
+  /** d = -H g; g and d must come from vec(), the history's vectors from pair(). */
   direction(g: Float64Array, d: Float64Array, h: History): void;
 }
 
@@ -117,42 +132,57 @@ const MAX_ARENA_BYTES = 2 ** 31;
 
 /**
  * Memory for an optimiser over `n` unknowns with `historySize` pairs: in wasm when the kernels load and
- * the history fits (2 * historySize + 4 vectors: d, the gradient, the pairs and two spares), else JS.
+ * the vectors fit, else JS.
  */
-export function twoLoopMemory(n: number, historySize: number, prefer: 'wasm' | 'js' = 'wasm'): TwoLoopMemory {
-  const vectors = 2 * historySize + 4;
-  const bytes = vectors * (n * 8 + 64) + 2 * (historySize * 4 + 64) + 2 * (historySize * 8 + 64);
+export function twoLoopMemory(n: number, historySize: number, prefer: 'wasm' | 'js' = 'wasm', precision: HistoryPrecision = 'float64'): TwoLoopMemory {
+  const pairs = 2 * historySize + 2;
+  const bytes = 2 * (n * 8 + 64) + pairs * (n * (precision === 'float32' ? 4 : 8) + 64) + 2 * (historySize * 4 + 64) + 2 * (historySize * 8 + 64);
   const arena = prefer === 'wasm' && bytes <= MAX_ARENA_BYTES ? wasmArena(bytes) : null;
-  return arena === null ? jsMemory(n, historySize) : wasmMemory(arena, n, historySize, vectors);
+  return arena === null ? jsMemory(n, historySize, precision) : wasmMemory(arena, n, historySize, precision);
 }
 
-function jsMemory(n: number, historySize: number): TwoLoopMemory {
+/** A counter that throws past `most` (a caller asking for more vectors than the memory was sized for). */
+function counted<T>(make: () => T, most: number, what: string): () => T {
+  let made = 0;
+  return () => {
+    if (++made > most) throw new Error(`two-loop memory: more than ${most} ${what} asked for`);
+    return make();
+  };
+}
+
+function jsMemory(n: number, historySize: number, precision: HistoryPrecision): TwoLoopMemory {
   const al = new Float64Array(historySize);
-  return { kind: 'js', vec: () => new Float64Array(n), al, direction: (g, d, h) => twoLoopJs(g, d, h, al) };
+  return {
+    kind: 'js', precision, al,
+    vec: () => new Float64Array(n),
+    pair: () => (precision === 'float32' ? new Float32Array(n) : new Float64Array(n)),
+    direction: (g, d, h) => twoLoopJs(g, d, h, al),
+  };
 }
 
-function wasmMemory(arena: WasmArena, n: number, historySize: number, vectors: number): TwoLoopMemory {
+function wasmMemory(arena: WasmArena, n: number, historySize: number, precision: HistoryPrecision): TwoLoopMemory {
   const dirs = arena.u32(historySize);
   const stps = arena.u32(historySize);
   const ro = arena.f64(historySize);
   const al = arena.f64(historySize);
-  let made = 0;
+  const kernel = precision === 'float32' ? arena.exports.lbfgsDirection32 : arena.exports.lbfgsDirection;
+  const ours = (v: Vector) => v.buffer === al.buffer && (precision === 'float32') === (v instanceof Float32Array);
   return {
     kind: 'wasm',
+    precision,
     al,
-    vec: () => {
-      if (++made > vectors) throw new Error(`two-loop memory: more than ${vectors} vectors asked for`);
-      return arena.f64(n);
-    },
+    vec: counted(() => arena.f64(n), 2, 'float64 vectors'),
+    pair: counted((): Vector => (precision === 'float32' ? arena.f32(n) : arena.f64(n)), 2 * historySize + 2, 'history vectors'),
     direction: (g, d, h) => {
       if (g.buffer !== al.buffer || d.buffer !== al.buffer) throw new Error('two-loop memory: g and d must be vectors from vec()');
       const numOld = h.oldDirs.length;
       for (let i = 0; i < numOld; i++) {
+        if (!ours(h.oldDirs[i]) || !ours(h.oldStps[i])) throw new Error('two-loop memory: the history must be vectors from pair()');
         dirs[i] = h.oldDirs[i].byteOffset;
         stps[i] = h.oldStps[i].byteOffset;
         ro[i] = h.ro[i];
       }
-      arena.exports.lbfgsDirection(g.byteOffset, d.byteOffset, n, dirs.byteOffset, stps.byteOffset, ro.byteOffset, al.byteOffset, numOld, h.hDiag);
+      kernel(g.byteOffset, d.byteOffset, n, dirs.byteOffset, stps.byteOffset, ro.byteOffset, al.byteOffset, numOld, h.hDiag);
     },
   };
 }

@@ -1,16 +1,47 @@
 /**
  * The L-BFGS two-loop recursion of lib/attacks/optim/lbfgs.ts (torch.optim.LBFGS's direction
- * d = -H g) over float64 vectors in this module's memory, two values per f64x2 operation. Bit for bit
- * the JS loops there: every lane does the same multiply, then add (no fused multiply-add), and a dot
- * product keeps the JS version's four partial sums (lanes i mod 4: two f64x2 accumulators), adds the
- * tail to the first, and returns (s0 + s1) + (s2 + s3).
+ * d = -H g) in this module's memory, two float64 values per f64x2 operation. g, d (q and r) are
+ * float64; the history pairs are float64 (`lbfgsDirection`) or float32 (`lbfgsDirection32`: each
+ * entry promoted to float64, exactly, as it is loaded, so the arithmetic is float64 either way and
+ * the sweep over the history reads half the bytes). Bit for bit the JS loops of two-loop.ts: every
+ * lane does the same multiply, then add (no fused multiply-add), and a dot product keeps the JS
+ * version's four partial sums (lanes i mod 4: two f64x2 accumulators), adds the tail to the first,
+ * and returns (s0 + s1) + (s2 + s3).
  *
  * The history is given as tables of pointers (oldest pair first): dirs[i] -> y_i, stps[i] -> s_i.
+ * In the helpers below, T is the history's type: `h` points to history entries, the other vectors
+ * are float64.
  */
+
+import { mac64 } from './simd';
 
 // @ts-ignore: decorator
 @inline function at(table: usize, i: i32): usize {
   return <usize>load<u32>(table + (<usize>i << 2));
+}
+
+/**
+ * History entries i..i+3 of `h` as two f64x2: `raw` loads the first 16 bytes (entries i, i+1 of a
+ * float64 history, i..i+3 of a float32 one), `lo` gives entries i and i+1, `hi` entries i+2 and i+3.
+ */
+// @ts-ignore: decorator
+@inline function raw<T>(h: usize, i: i32): v128 {
+  return v128.load(h + (<usize>i << alignof<T>()));
+}
+// @ts-ignore: decorator
+@inline function lo<T>(r: v128): v128 {
+  if (sizeof<T>() == 8) return r;
+  return f64x2.promote_low_f32x4(r);
+}
+// @ts-ignore: decorator
+@inline function hi<T>(r: v128, h: usize, i: i32): v128 {
+  if (sizeof<T>() == 8) return v128.load(h + (<usize>i << 3), 16);
+  return f64x2.promote_low_f32x4(i64x2.shuffle(r, r, 1, 1));
+}
+/** History entry i of `h`, as float64. */
+// @ts-ignore: decorator
+@inline function one<T>(h: usize, i: i32): f64 {
+  return <f64>load<T>(h + (<usize>i << alignof<T>()));
 }
 
 /** (s0 + s1) + (s2 + s3): s0 is lane 0 of s01 with the tail added, s1 its lane 1, s2 and s3 s23's lanes. */
@@ -19,77 +50,93 @@
   return (s0 + f64x2.extract_lane(s01, 1)) + (f64x2.extract_lane(s23, 0) + f64x2.extract_lane(s23, 1));
 }
 
-/** sum_i a[i] b[i] in the JS dot's order. */
-function dot64(a: usize, b: usize, n: i32): f64 {
+/** sum_i h[i] b[i] in the JS dot's order. */
+function dotH<T>(h: usize, b: usize, n: i32): f64 {
   let s01 = f64x2.splat(0), s23 = f64x2.splat(0);
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 3;
-    s01 = f64x2.add(s01, f64x2.mul(v128.load(a + o), v128.load(b + o)));
-    s23 = f64x2.add(s23, f64x2.mul(v128.load(a + o, 16), v128.load(b + o, 16)));
+    const r = raw<T>(h, i);
+    s01 = mac64(s01, lo<T>(r), v128.load(b + o));
+    s23 = mac64(s23, hi<T>(r, h, i), v128.load(b + o, 16));
   }
   let s0 = f64x2.extract_lane(s01, 0);
-  for (; i < n; i++) s0 += load<f64>(a + (<usize>i << 3)) * load<f64>(b + (<usize>i << 3));
+  for (; i < n; i++) s0 += one<T>(h, i) * load<f64>(b + (<usize>i << 3));
   return sum4(s0, s01, s23);
 }
 
-/** y += alpha x. */
-function axpy64(alpha: f64, x: usize, y: usize, n: i32): void {
+/** y += alpha h. */
+function axpyH<T>(alpha: f64, h: usize, y: usize, n: i32): void {
   const a = f64x2.splat(alpha);
   let i = 0;
-  for (; i + 2 <= n; i += 2) {
+  for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 3;
-    v128.store(y + o, f64x2.add(v128.load(y + o), f64x2.mul(a, v128.load(x + o))));
+    const r = raw<T>(h, i);
+    v128.store(y + o, mac64(v128.load(y + o), a, lo<T>(r)));
+    v128.store(y + o, mac64(v128.load(y + o, 16), a, hi<T>(r, h, i)), 16);
   }
   for (; i < n; i++) {
     const o = <usize>i << 3;
-    store<f64>(y + o, load<f64>(y + o) + alpha * load<f64>(x + o));
+    store<f64>(y + o, load<f64>(y + o) + alpha * one<T>(h, i));
   }
 }
 
-/** y += alpha x, then return dot(z, y), in one pass. */
-function axpyDot64(alpha: f64, x: usize, y: usize, z: usize, n: i32): f64 {
+/** y += alpha h, then return dot(z, y) (z a history entry too), in one pass. */
+function axpyDotH<T>(alpha: f64, h: usize, y: usize, z: usize, n: i32): f64 {
   const a = f64x2.splat(alpha);
   let s01 = f64x2.splat(0), s23 = f64x2.splat(0);
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 3;
-    const v0 = f64x2.add(v128.load(y + o), f64x2.mul(a, v128.load(x + o)));
-    const v1 = f64x2.add(v128.load(y + o, 16), f64x2.mul(a, v128.load(x + o, 16)));
+    const r = raw<T>(h, i), rz = raw<T>(z, i);
+    const v0 = mac64(v128.load(y + o), a, lo<T>(r));
+    const v1 = mac64(v128.load(y + o, 16), a, hi<T>(r, h, i));
     v128.store(y + o, v0);
     v128.store(y + o, v1, 16);
-    s01 = f64x2.add(s01, f64x2.mul(v128.load(z + o), v0));
-    s23 = f64x2.add(s23, f64x2.mul(v128.load(z + o, 16), v1));
+    s01 = mac64(s01, lo<T>(rz), v0);
+    s23 = mac64(s23, hi<T>(rz, z, i), v1);
   }
   let s0 = f64x2.extract_lane(s01, 0);
   for (; i < n; i++) {
     const o = <usize>i << 3;
-    const v = load<f64>(y + o) + alpha * load<f64>(x + o);
+    const v = load<f64>(y + o) + alpha * one<T>(h, i);
     store<f64>(y + o, v);
-    s0 += load<f64>(z + o) * v;
+    s0 += one<T>(z, i) * v;
   }
   return sum4(s0, s01, s23);
 }
 
-/**
- * d = -H g from the history: q = -g; backward loop al[i] = (s_i . q) ro[i], q -= al[i] y_i; r = q hDiag;
- * forward loop r += (al[i] - (y_i . r) ro[i]) s_i. `al` (numOld float64) is written, as torch's state['al'].
- */
-export function lbfgsDirection(g: usize, d: usize, n: i32, dirs: usize, stps: usize, ro: usize, al: usize, numOld: i32, hDiag: f64): void {
+/** d = -H g over a history of T (the two exports below). */
+// @ts-ignore: decorator
+@inline function direction<T>(g: usize, d: usize, n: i32, dirs: usize, stps: usize, ro: usize, al: usize, numOld: i32, hDiag: f64): void {
   for (let i = 0; i < n; i++) store<f64>(d + (<usize>i << 3), -load<f64>(g + (<usize>i << 3)));
-  let sq = numOld > 0 ? dot64(at(stps, numOld - 1), d, n) : 0;
+  let sq = numOld > 0 ? dotH<T>(at(stps, numOld - 1), d, n) : 0;
   for (let i = numOld - 1; i >= 0; i--) {
     const a = sq * load<f64>(ro + (<usize>i << 3));
     store<f64>(al + (<usize>i << 3), a);
-    if (i > 0) sq = axpyDot64(-a, at(dirs, i), d, at(stps, i - 1), n);
-    else axpy64(-a, at(dirs, i), d, n);
+    if (i > 0) sq = axpyDotH<T>(-a, at(dirs, i), d, at(stps, i - 1), n);
+    else axpyH<T>(-a, at(dirs, i), d, n);
   }
   for (let i = 0; i < n; i++) store<f64>(d + (<usize>i << 3), load<f64>(d + (<usize>i << 3)) * hDiag);
-  let yr = numOld > 0 ? dot64(at(dirs, 0), d, n) : 0;
+  let yr = numOld > 0 ? dotH<T>(at(dirs, 0), d, n) : 0;
   for (let i = 0; i < numOld; i++) {
     const beI = yr * load<f64>(ro + (<usize>i << 3));
     const c = load<f64>(al + (<usize>i << 3)) - beI;
-    if (i + 1 < numOld) yr = axpyDot64(c, at(stps, i), d, at(dirs, i + 1), n);
-    else axpy64(c, at(stps, i), d, n);
+    if (i + 1 < numOld) yr = axpyDotH<T>(c, at(stps, i), d, at(dirs, i + 1), n);
+    else axpyH<T>(c, at(stps, i), d, n);
   }
+}
+
+/**
+ * d = -H g from a float64 history: q = -g; backward loop al[i] = (s_i . q) ro[i], q -= al[i] y_i;
+ * r = q hDiag; forward loop r += (al[i] - (y_i . r) ro[i]) s_i. `al` (numOld float64) is written, as
+ * torch's state['al'].
+ */
+export function lbfgsDirection(g: usize, d: usize, n: i32, dirs: usize, stps: usize, ro: usize, al: usize, numOld: i32, hDiag: f64): void {
+  direction<f64>(g, d, n, dirs, stps, ro, al, numOld, hDiag);
+}
+
+/** The same from a float32 history (y_i, s_i stored as float32; g, d, ro, al float64). */
+export function lbfgsDirection32(g: usize, d: usize, n: i32, dirs: usize, stps: usize, ro: usize, al: usize, numOld: i32, hDiag: f64): void {
+  direction<f32>(g, d, n, dirs, stps, ro, al, numOld, hDiag);
 }
