@@ -36,12 +36,12 @@ function transposeInto(a: Float64Array, rows: number, cols: number, which: 'a' |
     if (which === 'a') scratchA = out;
     else scratchB = out;
   }
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j];
+  transposeTo(a, rows, cols, out);
   return out;
 }
 
-/** Write a[rows, cols] transposed into out from index `at`. */
-function transposeTo(a: Float64Array, rows: number, cols: number, out: Float64Array, at: number): void {
+/** Write a[rows, cols] (row-major) transposed into out, from index `at`. */
+export function transposeTo(a: ArrayLike<number>, rows: number, cols: number, out: Float64Array, at = 0): void {
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[at + j * rows + i] = a[i * cols + j];
 }
 

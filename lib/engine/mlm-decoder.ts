@@ -18,6 +18,7 @@
  * The tables live in a wasm memory of their own when the kernels load (wasmArena), and rowDots and
  * colDots on them run there (assembly/decoder.ts's dots4: four vectors per pass, f64x2, bit for bit the JS loops).
  */
+import { transposeTo } from './dense-ops';
 import { lowRankFactor } from './low-rank';
 import { wasmArena } from './wasm';
 import type { WasmArena } from './wasm';
@@ -46,7 +47,7 @@ type Alloc = (n: number) => Float64Array;
 /** Transpose a row-major [rows, cols] matrix into float64. */
 function transpose64(a: ArrayLike<number>, rows: number, cols: number, alloc: Alloc = (n) => new Float64Array(n)): Float64Array {
   const out = alloc(rows * cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j];
+  transposeTo(a, rows, cols, out);
   return out;
 }
 

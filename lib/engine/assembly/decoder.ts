@@ -11,10 +11,7 @@
  * of each addition's latency.
  */
 
-// @ts-ignore: decorator
-@inline function mac(acc: v128, v: v128, w: v128): v128 {
-  return f64x2.add(acc, f64x2.mul(v, w));
-}
+import { mac64 as mac } from './simd';
 
 /**
  * out4[j * 4 + r] = sum_h vi[h * 4 + r] * mat[j * cols + h] for j < rows

@@ -7,10 +7,7 @@
  * JS loops' chains of additions leave the adder idle for most of each addition's latency.
  */
 
-// @ts-ignore: decorator
-@inline function mac(acc: v128, v: v128, w: v128): v128 {
-  return f64x2.add(acc, f64x2.mul(v, w));
-}
+import { mac64 as mac } from './simd';
 
 /** Store (or add) lane 0 of v at c[i0] and lane 1 at c[i1] (byte offsets). */
 // @ts-ignore: decorator
