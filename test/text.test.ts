@@ -6,7 +6,8 @@ import { strict as assert } from 'assert';
 import { tf } from '../lib/engine';
 import { basicTokenize, bertVocab, decode, encode, tokenize, unusedIds } from '../lib/data/wordpiece';
 import { maskTokens } from '../lib/cases/masking';
-import { nearestTokens } from '../lib/attacks/decode';
+import { nearestTokens, nearestCandidates } from '../lib/attacks/decode';
+import { createRng } from '../lib/rng';
 import { scoreTokens } from '../lib/analysis/text';
 import { bert, disposeBert } from '../lib/models/bert';
 import { mlmGradient } from '../lib/cases/text';
@@ -102,6 +103,44 @@ describe('nearest-embedding decoding and text metrics', () => {
     assert.deepEqual(nearestTokens(table, q, 'l2'), [0]);
     assert.deepEqual(nearestTokens(table, [...q, 0, 3], 'l2', [0]), [1, 2], 'excluded ids are never returned');
     assert.throws(() => nearestTokens(table, [1, 2, 3]), /3 values are not rows of 2/);
+    table.dispose();
+  });
+
+  it('nearestCandidates: the k best ids by brute force, best first, excluded ids skipped; nearestTokens is its first; no tensor made', () => {
+    const rng = createRng(5);
+    const vocab = 300, hidden = 7, n = 4;
+    const data = Array.from({ length: vocab * hidden }, () => rng.next() - 0.5);
+    const table = tf.tensor2d(data, [vocab, hidden]);
+    const rows = Array.from({ length: n * hidden }, () => rng.next() - 0.5);
+    const exclude = [3, 17, 250];
+    const before = tf.memory().numTensors;
+    for (const metric of ['cosine', 'l2'] as const) {
+      const got = nearestCandidates(table, rows, 5, metric, exclude);
+      const first = nearestTokens(table, rows, metric, exclude);
+      for (let i = 0; i < n; i++) {
+        const x = rows.slice(i * hidden, (i + 1) * hidden);
+        const xn = Math.hypot(...x);
+        const score = (v: number) => {
+          const t = data.slice(v * hidden, (v + 1) * hidden);
+          const dotXT = t.reduce((s, tv, h) => s + tv * x[h], 0);
+          return metric === 'cosine' ? dotXT / ((xn + 1e-12) * (Math.hypot(...t) + 1e-12)) : -t.reduce((s, tv, h) => s + (tv - x[h]) ** 2, 0);
+        };
+        const want = Array.from({ length: vocab }, (_, v) => v).filter((v) => !exclude.includes(v)).sort((a, b) => score(b) - score(a)).slice(0, 5);
+        assert.deepEqual(got[i], want, `${metric}, row ${i}`);
+        assert.equal(first[i], want[0]);
+      }
+    }
+    assert.equal(tf.memory().numTensors, before);
+    table.dispose();
+  });
+
+  it('decoding follows a table whose values change (a tf.Variable assigned anew)', () => {
+    const table = tf.variable(tf.tensor2d([[1, 0], [0, 1]]));
+    assert.deepEqual(nearestTokens(table as unknown as Tensor2D, [1, 0.1]), [0]);
+    const swapped = tf.tensor2d([[0, 1], [1, 0]]);
+    table.assign(swapped);
+    swapped.dispose();
+    assert.deepEqual(nearestTokens(table as unknown as Tensor2D, [1, 0.1]), [1]);
     table.dispose();
   });
 

@@ -2,57 +2,133 @@
  * From embedding space back to tokens: each row of a recovered embedding matrix becomes the
  * vocabulary token whose word embedding is nearest, by cosine similarity (the default: invariant
  * to the row's scale) or by Euclidean (L2) distance.
+ *
+ * The scores are one matrix product of the rows with the vocabulary table, in float64 on flat arrays
+ * (lib/engine/dense-ops.ts's matMulTB, on the wasm kernel when it loads). A text attack decodes after
+ * every step, so the table's float64 copy (unit rows for cosine, squared norms for L2) is made once
+ * per table and kept while the table lives; no tensor is made or kept.
  */
-import { tf } from '../engine';
 import type { Tensor2D } from '@tensorflow/tfjs';
+import { matMulTB } from '../engine/dense-ops';
 
 export type NearestMetric = 'cosine' | 'l2';
+
+/** A table's rows in float64, its unit rows and its rows' squared norms (each made on first use). */
+interface TableCopy {
+  vocab: number;
+  hidden: number;
+  rows: Float64Array;
+  unit?: Float64Array;
+  norm2?: Float64Array;
+}
+
+/** By the table's data (a tfjs Variable that is assigned new values gets a new dataId). */
+const COPIES = new WeakMap<object, TableCopy>();
+
+function tableCopy(table: Tensor2D): TableCopy {
+  const key = (table as unknown as { dataId: object }).dataId;
+  let c = COPIES.get(key);
+  if (c === undefined) {
+    const [vocab, hidden] = table.shape;
+    c = { vocab, hidden, rows: Float64Array.from(table.dataSync()) };
+    COPIES.set(key, c);
+  }
+  return c;
+}
+
+/** The table's rows divided by (their norm + 1e-12). */
+function unitRows(c: TableCopy): Float64Array {
+  if (c.unit === undefined) c.unit = unit(c.rows, c.vocab, c.hidden);
+  return c.unit;
+}
+
+/** Rows of a [n, hidden] matrix divided by (their norm + 1e-12). */
+function unit(rows: ArrayLike<number>, n: number, hidden: number): Float64Array {
+  const out = new Float64Array(n * hidden);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let h = 0; h < hidden; h++) s += rows[i * hidden + h] * rows[i * hidden + h];
+    const scale = 1 / (Math.sqrt(s) + 1e-12);
+    for (let h = 0; h < hidden; h++) out[i * hidden + h] = rows[i * hidden + h] * scale;
+  }
+  return out;
+}
+
+/** Scores [n, vocab] (row-major) whose largest entry in each row is the nearest token. */
+function scores(table: Tensor2D, rows: ArrayLike<number>, metric: NearestMetric, what: string): { s: Float64Array; n: number; vocab: number } {
+  const [vocab, hidden] = table.shape;
+  if (rows.length % hidden !== 0) throw new Error(`${what}: ${rows.length} values are not rows of ${hidden}`);
+  if (metric !== 'cosine' && metric !== 'l2') throw new Error(`${what}: metric must be 'cosine' or 'l2', got '${metric}'`);
+  const n = rows.length / hidden;
+  const c = tableCopy(table);
+  const s = new Float64Array(n * vocab);
+  if (metric === 'cosine') {
+    matMulTB(unit(rows, n, hidden), unitRows(c), s, n, hidden, vocab);
+    return { s, n, vocab };
+  }
+  // L2: argmin ||x - t||^2 = argmax 2 x.t - ||t||^2 (||x||^2 is the same for every t)
+  if (c.norm2 === undefined) {
+    const norm2 = new Float64Array(vocab);
+    for (let v = 0; v < vocab; v++) for (let h = 0; h < hidden; h++) norm2[v] += c.rows[v * hidden + h] ** 2;
+    c.norm2 = norm2;
+  }
+  matMulTB(Float64Array.from(rows), c.rows, s, n, hidden, vocab);
+  for (let i = 0; i < n; i++) for (let v = 0; v < vocab; v++) s[i * vocab + v] = 2 * s[i * vocab + v] - c.norm2[v];
+  return { s, n, vocab };
+}
+
+/** A mask of the ids in `exclude` that are in range. */
+function excluded(vocab: number, exclude: readonly number[]): Uint8Array {
+  const out = new Uint8Array(vocab);
+  for (const id of exclude) if (id >= 0 && id < vocab) out[id] = 1;
+  return out;
+}
 
 /**
  * Nearest vocabulary ids for `rows` [n, hidden] (flat, row-major) against `table` [vocab, hidden];
  * ids in `exclude` are never returned (e.g. [PAD] and the [unused*] slots, which no text contains).
+ * Ties go to the lower id.
  */
 export function nearestTokens(table: Tensor2D, rows: ArrayLike<number>, metric: NearestMetric = 'cosine', exclude: readonly number[] = []): number[] {
-  const hidden = table.shape[1];
-  if (rows.length % hidden !== 0) throw new Error(`nearestTokens: ${rows.length} values are not rows of ${hidden}`);
-  if (metric !== 'cosine' && metric !== 'l2') throw new Error(`nearestTokens: metric must be 'cosine' or 'l2', got '${metric}'`);
-  const n = rows.length / hidden;
-  const vocab = table.shape[0];
-  const penalty = new Float32Array(vocab);
-  for (const id of exclude) if (id >= 0 && id < vocab) penalty[id] = -Infinity;
-  return tf.tidy(() => {
-    const x = tf.tensor2d(Float32Array.from(rows), [n, hidden]);
-    // L2: argmin ||x - t||^2 = argmax 2 x.t - ||t||^2 (||x||^2 is the same for every t)
-    return Array.from(tf.argMax(tf.add(scores(table, x, metric), tf.tensor2d(penalty, [1, vocab])), 1).dataSync());
-  });
+  const { s, n, vocab } = scores(table, rows, metric, 'nearestTokens');
+  const skip = excluded(vocab, exclude);
+  const ids: number[] = [];
+  for (let i = 0; i < n; i++) {
+    let best = -1, bestScore = -Infinity;
+    for (let v = 0; v < vocab; v++) {
+      if (skip[v] === 0 && (best < 0 || s[i * vocab + v] > bestScore)) {
+        best = v;
+        bestScore = s[i * vocab + v];
+      }
+    }
+    ids.push(Math.max(best, 0));
+  }
+  return ids;
 }
 
 /**
- * The k nearest vocabulary ids of each row (best first), by the same scores as nearestTokens;
- * ids in `exclude` are never returned.
+ * The k nearest vocabulary ids of each row (best first, ties to the lower id), by the same scores as
+ * nearestTokens; ids in `exclude` are never returned.
  */
 export function nearestCandidates(table: Tensor2D, rows: ArrayLike<number>, k: number, metric: NearestMetric = 'cosine', exclude: readonly number[] = []): number[][] {
-  const hidden = table.shape[1];
-  if (rows.length % hidden !== 0) throw new Error(`nearestCandidates: ${rows.length} values are not rows of ${hidden}`);
-  const n = rows.length / hidden;
-  const vocab = table.shape[0];
-  const penalty = new Float32Array(vocab);
-  for (const id of exclude) if (id >= 0 && id < vocab) penalty[id] = -Infinity;
-  const kk = Math.min(k, vocab - new Set(exclude).size);
-  return tf.tidy(() => {
-    const x = tf.tensor2d(Float32Array.from(rows), [n, hidden]);
-    const score = tf.add(scores(table, x, metric), tf.tensor2d(penalty, [1, vocab]));
-    const ids = tf.topk(score, Math.max(1, kk)).indices.arraySync() as number[][];
-    return ids;
-  });
-}
-
-/** Scores [n, vocab] whose argmax is the nearest token (see nearestTokens). */
-function scores(table: Tensor2D, x: Tensor2D, metric: NearestMetric): Tensor2D {
-  if (metric === 'cosine') {
-    const xn = tf.div(x, tf.add(tf.norm(x, 'euclidean', 1, true), 1e-12));
-    const tn = tf.div(table, tf.add(tf.norm(table, 'euclidean', 1, true), 1e-12));
-    return tf.matMul(xn, tn, false, true) as Tensor2D;
+  const { s, n, vocab } = scores(table, rows, metric, 'nearestCandidates');
+  const skip = excluded(vocab, exclude);
+  const allowed: number[] = [];
+  for (let v = 0; v < vocab; v++) if (skip[v] === 0) allowed.push(v);
+  const kk = Math.max(1, Math.min(k, allowed.length));
+  const out: number[][] = [];
+  for (let i = 0; i < n; i++) {
+    const row = s.subarray(i * vocab, (i + 1) * vocab);
+    // the kk best, kept sorted: a new id enters when it beats the last (ids come in increasing order)
+    const top: number[] = [];
+    for (const v of allowed) {
+      if (top.length === kk && !(row[v] > row[top[kk - 1]])) continue;
+      let at = top.length === kk ? kk - 1 : top.length;
+      while (at > 0 && row[v] > row[top[at - 1]]) at--;
+      if (top.length === kk) top.pop();
+      top.splice(at, 0, v);
+    }
+    out.push(top);
   }
-  return tf.sub(tf.mul(tf.matMul(x, table, false, true), 2), tf.reshape(tf.sum(tf.square(table), 1), [1, -1])) as Tensor2D;
+  return out;
 }
