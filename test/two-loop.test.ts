@@ -3,7 +3,7 @@ import { spawnSync } from 'child_process';
 import * as path from 'path';
 import * as v8 from 'v8';
 import * as vm from 'vm';
-import { twoLoopJs, twoLoopMemory, dot } from '../lib/attacks/optim/two-loop';
+import { twoLoopJs, twoLoopMemory, dot, axpy, addScaled, maxAbs, VECTORS } from '../lib/attacks/optim/two-loop';
 import type { History, HistoryPrecision, Vector } from '../lib/attacks/optim/two-loop';
 import { createLbfgs } from '../lib/attacks/optim/lbfgs';
 import { wasmStatus } from '../lib/engine/wasm';
@@ -96,13 +96,66 @@ describe('L-BFGS two-loop recursion: wasm kernel against the JS loops', () => {
     for (const r of [f64, f32]) assert.ok(r.loss < 1e-8 && r.maxError < 1e-4, `loss ${r.loss}, max |x - 1| = ${r.maxError}`);
   });
 
+  it('the optimiser\'s vector operations on arena vectors: the JS loops\' numbers, bit for bit, at every length and remainder', () => {
+    for (const n of [0, 1, 2, 3, 4, 5, 7, 8, 9, 1001]) {
+      const mem = twoLoopMemory(Math.max(n, 1), 1);
+      assert.equal(mem.kind, 'wasm');
+      const [a, b, c, e] = [mem.vec(), mem.vec(), mem.vec(), mem.vec()].map((v) => v.subarray(0, n));
+      const rng = createRng(11 + n);
+      for (let i = 0; i < n; i++) {
+        a[i] = (rng.next() - 0.5) * 1e3;
+        b[i] = (rng.next() - 0.5) * 1e-3;
+      }
+      const js = (v: Float64Array) => Float64Array.from(v); // a copy outside the arena: the JS loops run
+      assert.ok(Object.is(dot(a, b), dot(js(a), js(b))), `dot, n = ${n}`);
+      for (const scale of [1, -0.37]) assert.ok(Object.is(maxAbs(a, scale), maxAbs(js(a), scale)), `maxAbs, n = ${n}`);
+      addScaled(c, a, 0.7071, b);
+      const cJs = new Float64Array(n);
+      addScaled(cJs, js(a), 0.7071, js(b));
+      assert.deepEqual(Array.from(c), Array.from(cJs), `addScaled, n = ${n}`);
+      e.set(b);
+      const eJs = js(b);
+      axpy(-3.3, a, e);
+      axpy(-3.3, js(a), eJs);
+      assert.deepEqual(Array.from(e), Array.from(eJs), `axpy, n = ${n}`);
+      if (n > 0) {
+        a[n - 1] = NaN;
+        assert.ok(Number.isNaN(maxAbs(a)) && Number.isNaN(maxAbs(js(a))), 'a NaN anywhere gives NaN');
+        a[n - 1] = -5e3;
+        assert.equal(maxAbs(a), 5e3);
+      }
+    }
+  });
+
+  for (const precision of ['float64', 'float32'] as HistoryPrecision[]) {
+    it(`${precision} history: a new pair and its products y . s, y . y on the kernel are the JS loops' numbers, bit for bit`, () => {
+      for (const n of [1, 2, 3, 4, 5, 7, 9, 1001]) {
+        const mem = twoLoopMemory(n, 2, 'wasm', precision), jsMem = twoLoopMemory(n, 2, 'js', precision);
+        assert.equal(mem.kind, 'wasm');
+        const [g, gPrev, d] = [mem.vec(), mem.vec(), mem.vec()];
+        const rng = createRng(29 + n);
+        for (let i = 0; i < n; i++) {
+          g[i] = rng.next() - 0.5;
+          gPrev[i] = rng.next() - 0.5;
+          d[i] = (rng.next() - 0.5) * 1e2;
+        }
+        const y = mem.pair(), s = mem.pair(), yJs = jsMem.pair(), sJs = jsMem.pair();
+        const got = mem.newPair(y, s, g, gPrev, d, 0.013), want = jsMem.newPair(yJs, sJs, Float64Array.from(g), Float64Array.from(gPrev), Float64Array.from(d), 0.013);
+        assert.deepEqual(Array.from(y), Array.from(yJs), `y, n = ${n}`);
+        assert.deepEqual(Array.from(s), Array.from(sJs), `s, n = ${n}`);
+        assert.ok(Object.is(got.ys, want.ys) && Object.is(got.yy, want.yy), `n = ${n}: ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+        assert.ok(Object.is(got.ys, dot(y, s)) && Object.is(got.yy, dot(y, y)));
+      }
+    });
+  }
+
   it('falls back to JS arrays without the kernels, and refuses vectors it did not make', () => {
     const js = twoLoopMemory(10, 5, 'js');
     assert.equal(js.kind, 'js');
     assert.ok(!(js.vec().buffer instanceof SharedArrayBuffer));
     const mem = twoLoopMemory(10, 2);
-    for (let i = 0; i < 2; i++) mem.vec();
-    assert.throws(() => mem.vec(), /more than 2 float64 vectors/);
+    for (let i = 0; i < VECTORS; i++) mem.vec();
+    assert.throws(() => mem.vec(), new RegExp(`more than ${VECTORS} float64 vectors`));
     for (let i = 0; i < 2 * 2 + 2; i++) mem.pair();
     assert.throws(() => mem.pair(), /more than 6 history vectors/);
     const other = twoLoopMemory(10, 2, 'wasm', 'float32');

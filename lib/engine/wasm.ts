@@ -49,12 +49,18 @@ export interface WasmExports {
   lossAdjoint(record: number): void;
   lbfgsDirection(g: number, d: number, n: number, dirs: number, stps: number, ro: number, al: number, numOld: number, hDiag: number): void;
   lbfgsDirection32(g: number, d: number, n: number, dirs: number, stps: number, ro: number, al: number, numOld: number, hDiag: number): void;
+  vecDot(a: number, b: number, n: number): number;
+  vecAxpy(alpha: number, x: number, y: number, n: number): void;
+  vecAddScaled(out: number, x: number, t: number, d: number, n: number): void;
+  vecMaxAbs(a: number, scale: number, n: number): number;
+  vecPair(y: number, s: number, g: number, gPrev: number, d: number, t: number, n: number, out2: number): void;
+  vecPair32(y: number, s: number, g: number, gPrev: number, d: number, t: number, n: number, out2: number): void;
   dots4(mat: number, vi: number, rows: number, cols: number, out4: number): void;
   matMulTB64(a: number, b: number, c: number, n: number, k: number, p: number, accumulate: number, pack: number): void;
 }
 
 /** The ABI this JS side was written for (ABI_VERSION of lib/engine/assembly/index.ts). */
-export const WASM_ABI_VERSION = 6;
+export const WASM_ABI_VERSION = 7;
 
 /** Where `npm run build` puts the module: beside this file in dist/. */
 export const WASM_FILE = path.join(__dirname, 'kernels.wasm');
@@ -175,6 +181,14 @@ export interface WasmArena {
   u32(n: number): Uint32Array;
 }
 
+/** The kernels of each arena, by its memory's buffer: vectors of one arena find their kernels here (arenaKernels). */
+const ARENAS = new WeakMap<ArrayBuffer, WasmExports>();
+
+/** The kernels of the arena that `buffer` belongs to, if it is an arena's. */
+export function arenaKernels(buffer: ArrayBufferLike): WasmExports | undefined {
+  return ARENAS.get(buffer as ArrayBuffer);
+}
+
 /**
  * A separate instance of this thread's kernels with room for `bytes` of vectors, each of which starts
  * on a 64-byte boundary (count up to 64 bytes more per vector). Its memory is grown once, here; the OS
@@ -189,6 +203,7 @@ export function wasmArena(bytes: number): WasmArena | null {
   let next = (api.heapBase() + 63) & ~63;
   growTo(memory, next + bytes);
   const buffer = memory.buffer;
+  ARENAS.set(buffer, api);
   const take = (byteLength: number): number => {
     const at = next;
     next = (next + byteLength + 63) & ~63;

@@ -49,7 +49,7 @@ const memory = twoLoop.twoLoopMemory as (n: number, historySize: number, prefer?
 twoLoop.twoLoopMemory = (n: number, historySize: number, _prefer?: 'wasm' | 'js', precision?: HistoryPrecision): TwoLoopMemory => {
   const m = memory(n, historySize, prefer, precision);
   return {
-    kind: m.kind, precision: m.precision, al: m.al, vec: m.vec, pair: m.pair,
+    kind: m.kind, precision: m.precision, al: m.al, vec: m.vec, pair: m.pair, newPair: m.newPair,
     direction: (g, d, h) => {
       const t = performance.now();
       m.direction(g, d, h);

@@ -16,8 +16,9 @@
  * - Tensors that torch clones (`g_prev`, `bracket_g`, the L-BFGS history) live in buffers allocated
  *   once and overwritten with `.set()`. The only allocations in steady state are the history pairs
  *   (y, s) while the history is filling up; once it is full the oldest pair's arrays are recycled.
- *   The history, d and the gradient live where two-loop.ts puts them (a wasm memory of the optimiser's
- *   own when the kernels load), which also runs the two-loop recursion; the numbers do not change.
+ *   All of them, x included, live where two-loop.ts puts them (a wasm memory of the optimiser's own
+ *   when the kernels load), which also runs the two-loop recursion and the vector operations (dot,
+ *   axpy, x + t d, max |.|) on its kernels; the numbers do not change.
  * - Options are validated up front (torch accepts lr = 0 and checks little else).
  * - Numbers: the same IEEE double operations in the same order, with three exceptions that torch's
  *   tensor machinery introduces: `dot` is BLAS `ddot` (MKL sums vectors of 3 or more entries in
@@ -43,7 +44,7 @@
  * the loss it returns t = 0, so x never moves; and a zoom that cannot satisfy the conditions can
  * also end at t = 0.
  */
-import { dot, axpy, twoLoopMemory } from './two-loop';
+import { dot, axpy, addScaled, maxAbs, twoLoopMemory } from './two-loop';
 import type { TwoLoopMemory, HistoryPrecision, Vector } from './two-loop';
 
 /** Options of the optimiser; names are torch's keyword arguments in camelCase. */
@@ -99,19 +100,8 @@ export interface Lbfgs {
 
 // ---------------------------------------------------------------------------------------------
 // Small vector helpers. max/min follow Python's built-ins (`min(a, b)` returns a unless b < a), which
-// matters when NaN shows up; maxAbs propagates NaN like torch's `.abs().max()`.
+// matters when NaN shows up; maxAbs (two-loop.ts) propagates NaN like torch's `.abs().max()`.
 // ---------------------------------------------------------------------------------------------
-
-/** max_i |scale * a[i]|, NaN if any entry is NaN (torch `a.mul(scale).abs().max()`). */
-function maxAbs(a: Float64Array, scale = 1): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const v = Math.abs(a[i] * scale);
-    if (v !== v) return NaN;
-    if (v > m) m = v;
-  }
-  return m;
-}
 
 function sumAbs(a: Float64Array): number {
   let s = 0;
@@ -407,14 +397,15 @@ class LbfgsOptimizer implements Lbfgs {
     this.opts = opts;
     const n = x0.length;
     if (n < 1) throw new Error('LBFGS needs at least one parameter (x0 is empty)');
-    this.x = Float64Array.from(x0);
     this.mem = twoLoopMemory(n, opts.historySize, 'wasm', opts.historyPrecision ?? 'float64');
-    const vec = this.mem.vec;
+    const vec = this.mem.vec; // all VECTORS (two-loop.ts) of them
+    this.x = vec();
+    this.x.set(x0);
     this.d = vec();
-    this.prevFlatGrad = new Float64Array(n);
+    this.prevFlatGrad = vec();
     this.flatGrad = vec();
-    this.xTrial = new Float64Array(n);
-    this.wolfe = wolfeBuffers(n);
+    this.xTrial = vec();
+    this.wolfe = { gNew: vec(), gPrev: vec(), bracketG: [vec(), vec()] };
     this.spareY = this.mem.pair();
     this.spareS = this.mem.pair();
   }
@@ -425,7 +416,8 @@ class LbfgsOptimizer implements Lbfgs {
     if (grad.length !== gOut.length) {
       throw new Error(`LBFGS closure returned a gradient of length ${grad.length}, expected ${gOut.length}`);
     }
-    for (let i = 0; i < gOut.length; i++) gOut[i] = grad[i];
+    if (grad instanceof Float64Array) gOut.set(grad);
+    else for (let i = 0; i < gOut.length; i++) gOut[i] = grad[i];
     return Number(loss);
   }
 
@@ -446,9 +438,8 @@ class LbfgsOptimizer implements Lbfgs {
 
     // _directional_evaluate: the loss and gradient at x + t*d, x itself untouched
     const objFunc: DirectionalEvaluate = (t, gOut) => {
-      const xt = this.xTrial;
-      for (let i = 0; i < xt.length; i++) xt[i] = x[i] + t * d[i];
-      return this.evaluate(closure, xt, gOut);
+      addScaled(this.xTrial, x, t, d);
+      return this.evaluate(closure, this.xTrial, gOut);
     };
 
     let nIter = 0;
@@ -471,11 +462,8 @@ class LbfgsOptimizer implements Lbfgs {
         // do lbfgs update (update memory)
         const y = this.spareY;
         const s = this.spareS;
-        for (let i = 0; i < y.length; i++) {
-          y[i] = flatGrad[i] - prevFlatGrad[i];
-          s[i] = d[i] * this.t;
-        }
-        const ys = dot(y, s); // y*s (of the stored values: float32 pairs are rounded by the assignments above)
+        // y = flatGrad - prevFlatGrad, s = d * t; ys = y*s, yy = y*y of the stored values (float32 pairs rounded)
+        const { ys, yy } = this.mem.newPair(y, s, flatGrad, prevFlatGrad, d, this.t);
         if (ys > 1e-10) {
           // updating memory
           if (this.oldDirs.length === historySize) {
@@ -494,7 +482,7 @@ class LbfgsOptimizer implements Lbfgs {
           this.ro.push(1.0 / ys);
 
           // update scale of initial Hessian approximation
-          this.hDiag = ys / dot(y, y); // (y*y)
+          this.hDiag = ys / yy; // (y*y)
         }
 
         // compute the approximate (L-BFGS) inverse Hessian

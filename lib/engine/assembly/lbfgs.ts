@@ -140,3 +140,97 @@ export function lbfgsDirection(g: usize, d: usize, n: i32, dirs: usize, stps: us
 export function lbfgsDirection32(g: usize, d: usize, n: i32, dirs: usize, stps: usize, ro: usize, al: usize, numOld: i32, hDiag: f64): void {
   direction<f32>(g, d, n, dirs, stps, ro, al, numOld, hDiag);
 }
+
+// ---- the optimiser's own vector operations (lib/attacks/optim/two-loop.ts routes float64 vectors of
+// one arena here): bit for bit the JS functions of the same names there.
+
+/** sum_i a[i] b[i], in the JS dot's order. */
+export function vecDot(a: usize, b: usize, n: i32): f64 {
+  return dotH<f64>(a, b, n);
+}
+
+/** y += alpha x. */
+export function vecAxpy(alpha: f64, x: usize, y: usize, n: i32): void {
+  axpyH<f64>(alpha, x, y, n);
+}
+
+/** out = x + t d (one multiply, then one add, per entry). */
+export function vecAddScaled(out: usize, x: usize, t: f64, d: usize, n: i32): void {
+  const tt = f64x2.splat(t);
+  let i = 0;
+  for (; i + 2 <= n; i += 2) {
+    const o = <usize>i << 3;
+    v128.store(out + o, mac64(v128.load(x + o), tt, v128.load(d + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 3;
+    store<f64>(out + o, load<f64>(x + o) + t * load<f64>(d + o));
+  }
+}
+
+/** max_i |scale a[i]|, NaN if any of them is NaN (the JS maxAbs: 0 for n = 0). */
+export function vecMaxAbs(a: usize, scale: f64, n: i32): f64 {
+  const s = f64x2.splat(scale);
+  // two running maxima and NaN flags, so that no one chain of dependent operations sets the pace;
+  // pmax (b > a ? b : a) is one instruction, and exact here: the entries are >= +0 and NaN is flagged
+  let m0 = f64x2.splat(0), m1 = f64x2.splat(0), nan = i64x2.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 3;
+    const v0 = f64x2.abs(f64x2.mul(v128.load(a + o), s));
+    const v1 = f64x2.abs(f64x2.mul(v128.load(a + o, 16), s));
+    nan = v128.or(nan, v128.or(f64x2.ne(v0, v0), f64x2.ne(v1, v1)));
+    m0 = f64x2.pmax(m0, v0);
+    m1 = f64x2.pmax(m1, v1);
+  }
+  if (v128.any_true(nan)) return NaN;
+  const m = f64x2.pmax(m0, m1);
+  let r = max<f64>(f64x2.extract_lane(m, 0), f64x2.extract_lane(m, 1));
+  for (; i < n; i++) {
+    const v = abs<f64>(load<f64>(a + (<usize>i << 3)) * scale);
+    if (v != v) return NaN;
+    if (v > r) r = v;
+  }
+  return r;
+}
+
+/**
+ * A new L-BFGS pair, stored as T: y = g - gPrev, s = t d (each entry rounded to T), and into out2 the
+ * dot products of the stored values y . s and y . y, in the JS dot's order.
+ */
+// @ts-ignore: decorator
+@inline function pairOf<T>(y: usize, s: usize, g: usize, gPrev: usize, d: usize, t: f64, n: i32, out2: usize): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 3, h = <usize>i << alignof<T>();
+    store<T>(y + h, <T>(load<f64>(g + o) - load<f64>(gPrev + o)));
+    store<T>(s + h, <T>(load<f64>(d + o) * t));
+  }
+  let ys01 = f64x2.splat(0), ys23 = f64x2.splat(0), yy01 = f64x2.splat(0), yy23 = f64x2.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const ry = raw<T>(y, i), rs = raw<T>(s, i);
+    const y01 = lo<T>(ry), y23 = hi<T>(ry, y, i);
+    ys01 = mac64(ys01, y01, lo<T>(rs));
+    ys23 = mac64(ys23, y23, hi<T>(rs, s, i));
+    yy01 = mac64(yy01, y01, y01);
+    yy23 = mac64(yy23, y23, y23);
+  }
+  let ys0 = f64x2.extract_lane(ys01, 0), yy0 = f64x2.extract_lane(yy01, 0);
+  for (; i < n; i++) {
+    const yv = one<T>(y, i);
+    ys0 += yv * one<T>(s, i);
+    yy0 += yv * yv;
+  }
+  store<f64>(out2, sum4(ys0, ys01, ys23));
+  store<f64>(out2, sum4(yy0, yy01, yy23), 8);
+}
+
+/** pairOf for a float64 history. */
+export function vecPair(y: usize, s: usize, g: usize, gPrev: usize, d: usize, t: f64, n: i32, out2: usize): void {
+  pairOf<f64>(y, s, g, gPrev, d, t, n, out2);
+}
+
+/** pairOf for a float32 history. */
+export function vecPair32(y: usize, s: usize, g: usize, gPrev: usize, d: usize, t: f64, n: i32, out2: usize): void {
+  pairOf<f32>(y, s, g, gPrev, d, t, n, out2);
+}
