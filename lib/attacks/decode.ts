@@ -5,20 +5,19 @@
  *
  * The scores are one matrix product of the rows with the vocabulary table, in float64 on flat arrays
  * (lib/engine/dense-ops.ts's matMulTB, on the wasm kernel when it loads). A text attack decodes after
- * every step, so the table's float64 copy (unit rows for cosine, squared norms for L2) is made once
- * per table and kept while the table lives; no tensor is made or kept.
+ * every step, so what the scores need of the table (its unit rows for cosine; its rows in float64
+ * and their squared norms for L2) is made once per table and kept while the table lives; no tensor
+ * is made or kept.
  */
 import type { Tensor2D } from '@tensorflow/tfjs';
 import { matMulTB } from '../engine/dense-ops';
 
 export type NearestMetric = 'cosine' | 'l2';
 
-/** A table's rows in float64, its unit rows and its rows' squared norms (each made on first use). */
+/** What the scores need of a table, each made on first use: its unit rows (cosine), its rows and their squared norms (L2). */
 interface TableCopy {
-  vocab: number;
-  hidden: number;
-  rows: Float64Array;
   unit?: Float64Array;
+  rows?: Float64Array;
   norm2?: Float64Array;
 }
 
@@ -29,17 +28,31 @@ function tableCopy(table: Tensor2D): TableCopy {
   const key = (table as unknown as { dataId: object }).dataId;
   let c = COPIES.get(key);
   if (c === undefined) {
-    const [vocab, hidden] = table.shape;
-    c = { vocab, hidden, rows: Float64Array.from(table.dataSync()) };
+    c = {};
     COPIES.set(key, c);
   }
   return c;
 }
 
-/** The table's rows divided by (their norm + 1e-12). */
-function unitRows(c: TableCopy): Float64Array {
-  if (c.unit === undefined) c.unit = unit(c.rows, c.vocab, c.hidden);
+/** The table's rows divided by (their norm + 1e-12), float64. */
+function unitRows(table: Tensor2D): Float64Array {
+  const c = tableCopy(table);
+  if (c.unit === undefined) c.unit = unit(table.dataSync(), table.shape[0], table.shape[1]);
   return c.unit;
+}
+
+/** The table's rows in float64 and their squared norms. */
+function l2Rows(table: Tensor2D): { rows: Float64Array; norm2: Float64Array } {
+  const c = tableCopy(table);
+  if (c.rows === undefined || c.norm2 === undefined) {
+    const [vocab, hidden] = table.shape;
+    const rows = Float64Array.from(table.dataSync());
+    const norm2 = new Float64Array(vocab);
+    for (let v = 0; v < vocab; v++) for (let h = 0; h < hidden; h++) norm2[v] += rows[v * hidden + h] ** 2;
+    c.rows = rows;
+    c.norm2 = norm2;
+  }
+  return { rows: c.rows, norm2: c.norm2 };
 }
 
 /** Rows of a [n, hidden] matrix divided by (their norm + 1e-12). */
@@ -60,20 +73,15 @@ function scores(table: Tensor2D, rows: ArrayLike<number>, metric: NearestMetric,
   if (rows.length % hidden !== 0) throw new Error(`${what}: ${rows.length} values are not rows of ${hidden}`);
   if (metric !== 'cosine' && metric !== 'l2') throw new Error(`${what}: metric must be 'cosine' or 'l2', got '${metric}'`);
   const n = rows.length / hidden;
-  const c = tableCopy(table);
   const s = new Float64Array(n * vocab);
   if (metric === 'cosine') {
-    matMulTB(unit(rows, n, hidden), unitRows(c), s, n, hidden, vocab);
+    matMulTB(unit(rows, n, hidden), unitRows(table), s, n, hidden, vocab);
     return { s, n, vocab };
   }
   // L2: argmin ||x - t||^2 = argmax 2 x.t - ||t||^2 (||x||^2 is the same for every t)
-  if (c.norm2 === undefined) {
-    const norm2 = new Float64Array(vocab);
-    for (let v = 0; v < vocab; v++) for (let h = 0; h < hidden; h++) norm2[v] += c.rows[v * hidden + h] ** 2;
-    c.norm2 = norm2;
-  }
-  matMulTB(Float64Array.from(rows), c.rows, s, n, hidden, vocab);
-  for (let i = 0; i < n; i++) for (let v = 0; v < vocab; v++) s[i * vocab + v] = 2 * s[i * vocab + v] - c.norm2[v];
+  const t = l2Rows(table);
+  matMulTB(Float64Array.from(rows), t.rows, s, n, hidden, vocab);
+  for (let i = 0; i < n; i++) for (let v = 0; v < vocab; v++) s[i * vocab + v] = 2 * s[i * vocab + v] - t.norm2[v];
   return { s, n, vocab };
 }
 

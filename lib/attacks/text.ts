@@ -28,7 +28,7 @@
 import { createRng } from '../rng';
 import { checkShared } from '../models/gradients';
 import { createLbfgs } from './optim/lbfgs';
-import { DLG_LBFGS } from '../config';
+import { DEFAULT_DLG } from '../config';
 import type { LbfgsOptions } from './optim/lbfgs';
 import { createAdam } from './optim/adam';
 import { textObjective, checkTextShape, DEFAULT_TEXT_OBJECTIVE } from './text-objective';
@@ -104,7 +104,7 @@ export const DEFAULT_TEXT_DLG: Readonly<Omit<TextDlgOptions, 'onStep' | 'exclude
   iterations: 100,
   seed: 1,
   optimizer: 'lbfgs' as const,
-  lbfgs: { ...DLG_LBFGS, lineSearch: 'strong_wolfe' as const },
+  lbfgs: DEFAULT_DLG.lbfgs,
   adamLr: 0.1,
   snapshotEvery: 10,
   metric: 'cosine' as const,

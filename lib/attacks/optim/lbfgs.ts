@@ -164,8 +164,9 @@ export interface WolfeBuffers {
   bracketG: [Float64Array, Float64Array];
 }
 
-function wolfeBuffers(n: number): WolfeBuffers {
-  return { gNew: new Float64Array(n), gPrev: new Float64Array(n), bracketG: [new Float64Array(n), new Float64Array(n)] };
+/** The line search's buffers, each from `vec` (plain arrays of n by default; the optimiser passes its memory's). */
+function wolfeBuffers(n: number, vec: () => Float64Array = () => new Float64Array(n)): WolfeBuffers {
+  return { gNew: vec(), gPrev: vec(), bracketG: [vec(), vec()] };
 }
 
 /**
@@ -405,7 +406,7 @@ class LbfgsOptimizer implements Lbfgs {
     this.prevFlatGrad = vec();
     this.flatGrad = vec();
     this.xTrial = vec();
-    this.wolfe = { gNew: vec(), gPrev: vec(), bracketG: [vec(), vec()] };
+    this.wolfe = wolfeBuffers(n, vec);
     this.spareY = this.mem.pair();
     this.spareS = this.mem.pair();
   }

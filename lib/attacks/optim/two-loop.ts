@@ -220,6 +220,8 @@ function wasmMemory(arena: WasmArena, n: number, historySize: number, precision:
   const ro = arena.f64(historySize);
   const al = arena.f64(historySize);
   const kernel = precision === 'float32' ? arena.exports.lbfgsDirection32 : arena.exports.lbfgsDirection;
+  /** A float64 vector of this memory (from vec()); ours: a history vector of it (from pair()). */
+  const inMemory = (v: Vector) => v.buffer === al.buffer && v instanceof Float64Array;
   const ours = (v: Vector) => v.buffer === al.buffer && (precision === 'float32') === (v instanceof Float32Array);
   const products = arena.f64(2);
   const pairKernel = precision === 'float32' ? arena.exports.vecPair32 : arena.exports.vecPair;
@@ -230,7 +232,7 @@ function wasmMemory(arena: WasmArena, n: number, historySize: number, precision:
     vec: counted(() => arena.f64(n), VECTORS, 'float64 vectors'),
     pair: counted((): Vector => (precision === 'float32' ? arena.f32(n) : arena.f64(n)), 2 * historySize + 2, 'history vectors'),
     direction: (g, d, h) => {
-      if (g.buffer !== al.buffer || d.buffer !== al.buffer) throw new Error('two-loop memory: g and d must be vectors from vec()');
+      if (!inMemory(g) || !inMemory(d)) throw new Error('two-loop memory: g and d must be vectors from vec()');
       const numOld = h.oldDirs.length;
       for (let i = 0; i < numOld; i++) {
         if (!ours(h.oldDirs[i]) || !ours(h.oldStps[i])) throw new Error('two-loop memory: the history must be vectors from pair()');
@@ -241,7 +243,7 @@ function wasmMemory(arena: WasmArena, n: number, historySize: number, precision:
       kernel(g.byteOffset, d.byteOffset, n, dirs.byteOffset, stps.byteOffset, ro.byteOffset, al.byteOffset, numOld, h.hDiag);
     },
     newPair: (y, s, g, gPrev, d, t) => {
-      if (![g, gPrev, d].every((v) => v.buffer === al.buffer) || !ours(y) || !ours(s)) throw new Error('two-loop memory: a new pair takes vectors from pair() and vec()');
+      if (!inMemory(g) || !inMemory(gPrev) || !inMemory(d) || !ours(y) || !ours(s)) throw new Error('two-loop memory: a new pair takes vectors from pair() and vec()');
       pairKernel(y.byteOffset, s.byteOffset, g.byteOffset, gPrev.byteOffset, d.byteOffset, t, n, products.byteOffset);
       return { ys: products[0], yy: products[1] };
     },
