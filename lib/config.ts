@@ -54,6 +54,12 @@ export interface DlgConfig {
   patience: number;
   /** Objective evaluator (DlgEngine); 'auto' by default. */
   engine: DlgEngine;
+  /**
+   * Threads of one evaluation of the fused objective on the wasm kernels: 1, or 2 (half of each large
+   * kernel call on a helper thread, lib/engine/wasm-threads.ts: the same numbers bit for bit, for one
+   * attack on an otherwise idle machine; sweeps already use the cores with one attack per worker).
+   */
+  threads: 1 | 2;
 }
 
 /**
@@ -75,6 +81,7 @@ export const PAPER_DLG: DlgConfig = Object.freeze({
   stopDistance: 0,
   patience: 3,
   engine: 'auto',
+  threads: 1,
 }) as DlgConfig;
 
 /**
@@ -170,6 +177,7 @@ export const CONFIG_RULES: Readonly<Record<ConfigKey, Rule>> = Object.freeze({
   label: oneOf(LABEL_STRATEGIES),
   batchUpdate: oneOf(BATCH_UPDATES),
   engine: oneOf(ENGINES),
+  threads: (v: unknown) => (v === 1 || v === 2 ? null : { rule: `must be 1 or 2, got ${String(v)}` }),
   stopDistance: numberAtLeast(0),
   'lbfgs.lr': numberAtLeast(0, true),
   'lbfgs.maxIter': integerAtLeast(1),

@@ -40,6 +40,19 @@ describe('npm run dlg (command line)', () => {
     assert.notEqual(f32.mse, f64.mse, 'the stored pairs are rounded, so the directions and the dummies differ');
   });
 
+  it('--threads 2: two threads per evaluation, the same result as one (and the JSON says which)', () => {
+    const run = (extra: string[]) => {
+      const r = dlgCli(['--image', ASTRONAUT, '--label', '7', '--size', '64', '--iterations', '3', '--seed', '1', '--json', ...extra]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout.trim());
+    };
+    const one = run([]), two = run(['--threads', '2']);
+    assert.equal(one.threads, 1);
+    assert.equal(two.threads, 2);
+    assert.equal(two.mse, one.mse);
+    assert.equal(two.evals, one.evals);
+  });
+
   const bad: [string[], RegExp][] = [
     [['--label', '7'], /--image FILE is required/],
     [['--image', '/no/such/file.png'], /cannot read image \/no\/such\/file.png/],
@@ -48,6 +61,8 @@ describe('npm run dlg (command line)', () => {
     [['--image', ASTRONAUT, '--iterations', '0'], /--iterations must be >= 1/],
     [['--image', ASTRONAUT, '--line-search', 'wolfe'], /--line-search must be 'strong_wolfe' or 'none'/],
     [['--image', ASTRONAUT, '--history-precision', 'float16'], /--history-precision must be 'float32' or 'float64', got 'float16'/],
+    [['--image', ASTRONAUT, '--threads', '3'], /--threads must be 1 or 2, got 3/],
+    [['--image', ASTRONAUT, '--threads', 'two'], /--threads must be an integer, got 'two'/],
     [['--image', ASTRONAUT, '--bogus'], /unknown option --bogus/],
     [['--image', path.join(ROOT, 'package.json')], /not a PNG or JPEG/],
   ];

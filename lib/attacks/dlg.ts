@@ -129,7 +129,7 @@ export function dlg(model: Model, shared: Tensor[], options: DlgOptions = {}): D
   const grad = new Float64Array(x0.length);
   // engine 'fused' / 'auto': the whole objective in one flat-array pass (lib/engine/fused.ts), same numbers
   const fused = config.engine === 'tfjs' ? null
-    : fusedObjective(model, shared, { batchSize, label: jointLabel ? 'joint' : 'fixed', target: fixedTarget?.dataSync() });
+    : fusedObjective(model, shared, { batchSize, label: jointLabel ? 'joint' : 'fixed', target: fixedTarget?.dataSync(), threads: config.threads });
   if (config.engine === 'fused' && fused === null) {
     throw new Error(`engine 'fused': ${model.name} has no conv-stack structure (ConvStackStructure, lib/models/model.ts); use engine 'tfjs' or 'auto'`);
   }

@@ -127,7 +127,7 @@ export function runImages(args: Parsed, mode: Mode): void {
     disposeCase(c);
   }
   const report = attackReport(result, input.truths, input.labels);
-  const settings = { model: modelName, seed, size: input.truths[0].height, preset, defense: defense.spec, epsilon: privacy.epsilon, epsilon_exact: privacy.exactEpsilon, delta, line_search: config.lbfgs.lineSearch, history_precision: config.lbfgs.historyPrecision, label_strategy: config.label, notes: input.notes, out: out?.dir ?? null };
+  const settings = { model: modelName, seed, size: input.truths[0].height, preset, defense: defense.spec, epsilon: privacy.epsilon, epsilon_exact: privacy.exactEpsilon, delta, line_search: config.lbfgs.lineSearch, history_precision: config.lbfgs.historyPrecision, threads: config.threads, label_strategy: config.label, notes: input.notes, out: out?.dir ?? null };
   const line = mode === 'image'
     ? { image: input.source, mse: report.mse, psnr: report.psnr, ssim: report.ssim, recovered: report.recovered, label: report.labels[0], label_ok: report.labelOk, ...settings, ...runFields(report) }
     : {

@@ -58,6 +58,7 @@ export const FLAGS: Record<string, CliFlag> = {
   'label-strategy': config('label-strategy', IMAGES),
   init: config('init', IMAGES),
   engine: config('engine', IMAGES),
+  threads: config('threads', IMAGES),
   'snapshot-every': config('snapshot-every', IMAGES),
   defense: { kind: 'string', modes: IMAGES, default: 'none', help: `gradient defense of the client, seeded from --seed: ${knownDefenseForms()} ('+' composes)` },
   delta: { kind: 'number', modes: IMAGES, help: `delta of the (epsilon, delta) the JSON reports for a dp:C:SIGMA defense (default ${STEP_DELTA})` },

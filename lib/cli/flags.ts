@@ -25,6 +25,7 @@ export const CONFIG_FLAGS: Readonly<Record<string, ConfigFlag>> = Object.freeze(
   'history-precision': { key: 'lbfgs.historyPrecision', kind: 'string', help: "L-BFGS history storage: 'float32' (presets; torch's for the released code's float32 dummy) or 'float64'" },
   init: { key: 'init', kind: 'string', help: "dummy initialisation: 'normal' (the released code) or 'uniform'" },
   engine: { key: 'engine', kind: 'string', help: "objective evaluator: 'auto', 'fused' (conv stacks such as LeNet) or 'tfjs' (autodiff, any model)" },
+  threads: { key: 'threads', kind: 'int', help: 'threads of one evaluation of the fused objective: 1 (presets) or 2 (same numbers; for one attack on an idle machine)' },
   'snapshot-every': { key: 'snapshotEvery', kind: 'int', help: 'keep the dummy every k steps for progress.png (presets: 10)' },
 });
 

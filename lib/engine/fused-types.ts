@@ -12,6 +12,11 @@ export interface FusedObjectiveOptions {
   target?: ArrayLike<number>;
   /** 'auto' (default): wasm SIMD where it loads, else JS; 'wasm': wasm or a clear error; 'js': the JS kernels. */
   kernels?: FusedKernels;
+  /**
+   * Threads of one evaluation on the wasm kernels: 1 (default), or 2 (the matrix products split by rows
+   * with a helper thread, lib/engine/wasm-threads.ts; the same numbers bit for bit).
+   */
+  threads?: 1 | 2;
 }
 
 export interface FusedObjective {

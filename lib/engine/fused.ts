@@ -67,6 +67,7 @@ import { fusedPlan } from './fused-plan';
 import { jsObjective } from './fused-js';
 import { wasmObjective } from './fused-wasm';
 import { wasmRuntime, wasmStatus } from './wasm';
+import { threadedRuntime } from './wasm-threads';
 import type { FusedKernels, FusedObjectiveOptions, FusedObjective } from './fused-types';
 import type { Model } from '../models/model';
 import type { Tensor } from '@tensorflow/tfjs';
@@ -108,6 +109,8 @@ export function fusedObjective(model: Model, shared: Tensor[], options: FusedObj
     warned = true; // once per thread
     process.stderr.write(warning + '\n');
   }
-  const rt = kernels === 'wasm' ? wasmRuntime() : null;
+  const threads = options.threads ?? 1;
+  if (threads !== 1 && threads !== 2) throw new Error(`fusedObjective: threads must be 1 or 2, got ${String(threads)}`);
+  const rt = kernels !== 'wasm' ? null : threads === 2 ? threadedRuntime() ?? wasmRuntime() : wasmRuntime();
   return rt !== null ? wasmObjective(plan, rt) : jsObjective(plan);
 }

@@ -17,13 +17,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 // The parts of the WebAssembly JS API used here (tsconfig's lib has no DOM; Node has the global).
-interface WasmMemory {
+export interface WasmMemory {
   readonly buffer: ArrayBuffer;
   grow(pages: number): number;
 }
 declare const WebAssembly: {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: unknown };
+  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
 };
 
 /** The module's exports (see lib/engine/assembly/index.ts). Pointers are byte offsets. */
@@ -35,6 +36,7 @@ export interface WasmExports {
   gemm(a: number, sai: number, sak: number, b: number, ldb: number, c: number, ldc: number, M: number, N: number, K: number, accumulate: number): void;
   gemmNT(a: number, lda: number, b: number, ldb: number, c: number, ldc: number, M: number, N: number, K: number, accumulate: number): void;
   im2col(x: number, geometry: number, col: number): void;
+  im2colRows(x: number, geometry: number, col: number, p0: number, p1: number): void;
   col2im(col: number, geometry: number, dx: number): void;
   transpose(src: number, rows: number, cols: number, dst: number): void;
   biasActivate(a: number, bias: number, P: number, C: number, act: number): void;
@@ -60,10 +62,15 @@ export interface WasmExports {
 }
 
 /** The ABI this JS side was written for (ABI_VERSION of lib/engine/assembly/index.ts). */
-export const WASM_ABI_VERSION = 7;
+export const WASM_ABI_VERSION = 8;
 
 /** Where `npm run build` puts the module: beside this file in dist/. */
 export const WASM_FILE = path.join(__dirname, 'kernels.wasm');
+/**
+ * The same kernels built for a shared memory that the module imports (env.memory): two threads
+ * instantiate it on one memory (lib/engine/wasm-threads.ts).
+ */
+export const SHARED_WASM_FILE = path.join(__dirname, 'kernels-shared.wasm');
 
 export interface WasmRuntime {
   readonly exports: WasmExports;
@@ -91,7 +98,7 @@ function growTo(memory: WasmMemory, bytes: number): void {
 }
 
 /** Compile the module in `file`; throws one clear line if that is not possible. */
-function compileWasm(file: string): object {
+export function compileWasm(file: string): object {
   let bytes: Buffer;
   try {
     bytes = fs.readFileSync(file);
@@ -105,11 +112,14 @@ function compileWasm(file: string): object {
   }
 }
 
-/** A new instance (its own memory) of a compiled module, checked against this side's ABI. */
-function instantiate(module: object, file: string): WasmExports {
+/**
+ * A new instance of a compiled module, checked against this side's ABI: with its own memory, or on
+ * `memory` (the shared build, which imports it).
+ */
+export function instantiate(module: object, file: string, memory?: WasmMemory): WasmExports {
   let api: WasmExports;
   try {
-    api = new WebAssembly.Instance(module, {}).exports as unknown as WasmExports;
+    api = new WebAssembly.Instance(module, memory === undefined ? {} : { env: { memory } }).exports as unknown as WasmExports;
   } catch (e) {
     throw new Error(`wasm kernels: ${file} does not instantiate here (${(e as Error).message.split('\n')[0]})`);
   }
@@ -125,9 +135,13 @@ export function loadWasm(file: string = WASM_FILE): WasmRuntime {
   return runtimeOf(instantiate(compileWasm(file), file));
 }
 
-function runtimeOf(api: WasmExports): WasmRuntime {
+/**
+ * A runtime (one workspace, claimed by owners) on an instance's memory; `reserve` bytes after the
+ * module's static data are kept out of the workspace (lib/engine/wasm-threads.ts's scratch records).
+ */
+export function runtimeOf(api: WasmExports, reserve = 0): WasmRuntime {
   const memory = api.memory;
-  const base = (api.heapBase() + 63) & ~63;
+  const base = (api.heapBase() + reserve + 63) & ~63;
   let owner: object | null = null;
   let buffer: ArrayBuffer | null = null;
   let views = { f32: new Float32Array(0), f64: new Float64Array(0), i32: new Int32Array(0) };
@@ -216,6 +230,14 @@ export function wasmArena(bytes: number): WasmArena | null {
     f32: (n) => new Float32Array(buffer, take(n * 4), n),
     u32: (n) => new Uint32Array(buffer, take(n * 4), n),
   };
+}
+
+/**
+ * A new shared memory for the shared build: one page to start, growable to 4 GB (a shared memory
+ * needs a maximum; only address space is reserved).
+ */
+export function sharedMemory(): WasmMemory {
+  return new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
 }
 
 /** This thread's wasm kernels, or null when they are disabled or do not load (see wasmStatus()). */

@@ -3,7 +3,7 @@
  * environment picks the engine: DLG_BACKEND, DLG_FAST_KERNELS). Prints one JSON line (SideResult
  * plus the objective at the start) and writes the objective's gradient at the start to --check-out.
  *
- *   node dist/test/bench/bench-ours.js lenet --state STATE --engine fused|tfjs|stock|native [--attacks]
+ *   node dist/test/bench/bench-ours.js lenet --state STATE --engine fused|tfjs|stock|native [--threads 1|2] [--attacks]
  *        [--iterations 300] [--line-search none,strong_wolfe] [--attack-repeats 1]
  *        [--blocks 5] [--block-seconds 0.5] [--warmup 10] --check-out FILE
  *   node dist/test/bench/bench-ours.js text --sentence S --seed 1 --state-out STATE
@@ -39,6 +39,7 @@ import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 const SPEC: Record<string, FlagSpec> = {
   state: { kind: 'string', help: 'LeNet start state to load' },
   engine: { kind: 'string', help: 'fused, tfjs, stock or native', default: 'fused' },
+  threads: { kind: 'int', help: 'fused engine: threads of one evaluation (1 or 2, lib/engine/wasm-threads.ts)', default: 1 },
   attacks: { kind: 'boolean', help: 'also run the attacks' },
   iterations: { kind: 'int', help: 'L-BFGS steps', default: 300 },
   'line-search': { kind: 'string', help: 'comma-separated', default: 'none,strong_wolfe' },
@@ -98,8 +99,11 @@ function lenetSide(args: Record<string, unknown>): SideResult & { startDistance:
   const [h, w, ch] = st.model.inputShape;
   const grad = new Float64Array(st.start.length);
   let evaluate: (x: Float64Array) => number;
+  const threads = args.threads as number;
+  if (threads !== 1 && threads !== 2) throw new UsageError(`--threads must be 1 or 2, got ${threads}`);
+  if (threads !== 1 && engine !== 'fused') throw new UsageError('--threads 2 is for the fused engine');
   if (engine === 'fused') {
-    const fused = fusedObjective(c.model, c.shared, { batchSize, label: 'joint' });
+    const fused = fusedObjective(c.model, c.shared, { batchSize, label: 'joint', threads });
     if (fused === null) throw new Error('the fused objective does not take this model');
     evaluate = (x) => fused.evaluate(x, grad);
   } else {
@@ -125,6 +129,7 @@ function lenetSide(args: Record<string, unknown>): SideResult & { startDistance:
         const res = dlg(c.model, c.shared, {
           preset: 'paper',
           engine: engine === 'fused' ? 'auto' : 'tfjs',
+          threads,
           iterations,
           patience: iterations + 1, // every step runs, as in the reference (no early stop)
           batchSize,
@@ -145,7 +150,7 @@ function lenetSide(args: Record<string, unknown>): SideResult & { startDistance:
       attacks.push(run as AttackRun);
     }
   }
-  return { side: `ours (${engine})`, startDistance, msPerEval: stats(ms), evalsPerBlock: n, attacks, peakRssMB: process.resourceUsage().maxRSS / 1024, load: [load0, os.loadavg()[0]], note: engine === 'fused' ? 'fused objective, no tfjs ops per evaluation' : engineInfo() };
+  return { side: `ours (${engine}${threads === 2 ? ', 2 threads' : ''})`, startDistance, msPerEval: stats(ms), evalsPerBlock: n, attacks, peakRssMB: process.resourceUsage().maxRSS / 1024, load: [load0, os.loadavg()[0]], note: engine === 'fused' ? 'fused objective, no tfjs ops per evaluation' : engineInfo() };
 }
 
 function textSide(args: Record<string, unknown>): SideResult & { startDistance: number } {

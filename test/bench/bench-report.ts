@@ -20,6 +20,11 @@ export interface CaseReport {
   stateMadeBy: string;
   /** Our side: the objective the attack uses (fused for LeNet), and the attacks. */
   ours: SideResult & { startDistance: number };
+  /**
+   * LeNet, with --our-threads 1,2: the same side with 2 threads per evaluation (lib/engine/wasm-threads.ts);
+   * sameAsOneThread: its distance and gradient at the start equal the 1-thread ones bit for bit.
+   */
+  ours2?: SideResult & { startDistance: number; sameAsOneThread: boolean };
   /** The PyTorch reference, one process per thread count. */
   torch: SideResult[];
   /** The objective at the shared start, ours vs each reference process. */
@@ -32,7 +37,7 @@ export interface BenchReport {
   date: string;
   command: string;
   machine: { cores: number; cpu: string; platform: string; node: string; torch: string | null; python: string | null; load: [number, number] };
-  settings: { iterations: number; lineSearches: LineSearch[]; attackRepeats: number; blocks: number; rounds: number; blockSeconds: number; torchThreads: number[]; attackCases: string[]; engines: string[] };
+  settings: { iterations: number; lineSearches: LineSearch[]; attackRepeats: number; blocks: number; rounds: number; blockSeconds: number; torchThreads: number[]; ourThreads?: number[]; attackCases: string[]; engines: string[] };
   wallSeconds: number;
   cases: CaseReport[];
 }
@@ -81,6 +86,8 @@ export function benchMarkdown(r: BenchReport): string {
     '',
   ];
   const head = ['case', 'ours', ...threads.map(pt), ...(threads.length ? [`ours / ${pt(t2)}`, `ours / ${pt(t1)}`, 'same objective at the start: D rel. diff, gradient rel. diff'] : [])];
+  const two = r.cases.some((c) => c.ours2 !== undefined);
+  if (two) head.push('ours, 2 threads', ...(threads.length ? [`ours, 2 threads / ${pt(t2)}`] : []), '2 threads: the same numbers as 1');
   lines.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`);
   for (const c of r.cases) {
     const row = [c.title, f(c.ours.msPerEval.median, 2), ...threads.map((t) => f(byThreads(c, t)?.msPerEval.median, 2))];
@@ -88,13 +95,17 @@ export function benchMarkdown(r: BenchReport): string {
       const a = c.agreement.find((x) => x.threads === t2);
       row.push(ratio(c.ours.msPerEval.median, byThreads(c, t2)?.msPerEval.median), ratio(c.ours.msPerEval.median, byThreads(c, t1)?.msPerEval.median), a ? `${e(a.distanceRelErr)}, ${e(a.gradRelErr)}` : '-');
     }
+    if (two) {
+      const o2 = c.ours2;
+      row.push(f(o2?.msPerEval.median, 2), ...(threads.length ? [ratio(o2?.msPerEval.median, byThreads(c, t2)?.msPerEval.median)] : []), o2 === undefined ? '-' : o2.sameAsOneThread ? 'yes, bit for bit' : 'NO');
+    }
     lines.push(`| ${row.join(' | ')} |`);
   }
   const attackCases = r.cases.filter((c) => c.ours.attacks.length > 0);
   if (attackCases.length) {
     const sides = (c: CaseReport) => [{ name: 'ours', s: c.ours as SideResult }, ...threads.map((t) => ({ name: pt(t), s: byThreads(c, t) }))];
     lines.push('', `### ${r.settings.iterations}-step attack from the same start: seconds (evaluations)`, '');
-    const ah = ['case', 'line search', 'ours', ...threads.map(pt), ...(threads.length ? [`ours / ${pt(t2)}`, `ours / ${pt(t1)}`] : []), 'ms per evaluation in the attack: ours / PyTorch'];
+    const ah = ['case', 'line search', 'ours', ...threads.map(pt), ...(threads.length ? [`ours / ${pt(t2)}`, `ours / ${pt(t1)}`] : []), 'ms per evaluation in the attack: ours / PyTorch', ...(two ? ['ours, 2 threads (the same evaluations and distance as 1)'] : [])];
     lines.push(`| ${ah.join(' | ')} |`, `|${ah.map(() => '---').join('|')}|`);
     for (const c of attackCases) {
       for (const ls of r.settings.lineSearches) {
@@ -105,6 +116,10 @@ export function benchMarkdown(r: BenchReport): string {
         const row = [c.name, ls, cell(o), ...threads.map((t) => cell(attackOf(byThreads(c, t), ls)))];
         if (threads.length) row.push(ratio(o.seconds.median, attackOf(byThreads(c, t2), ls)?.seconds.median), ratio(o.seconds.median, attackOf(byThreads(c, t1), ls)?.seconds.median));
         row.push([per(o), ...threads.map((t) => per(attackOf(byThreads(c, t), ls)))].join(' / '));
+        if (two) {
+          const o2 = attackOf(c.ours2, ls);
+          row.push(o2 ? `${cell(o2)}, ${per(o2)} ms per evaluation, ${o2.evals === o.evals && o2.distance === o.distance ? 'same' : 'DIFFERENT'}` : '-');
+        }
         lines.push(`| ${row.join(' | ')} |`);
       }
     }
@@ -134,9 +149,9 @@ export function benchMarkdown(r: BenchReport): string {
     }
   }
   lines.push('', '### Peak RSS of each process, MB', '');
-  const mh = ['case', 'ours', ...threads.map(pt)];
+  const mh = ['case', 'ours', ...threads.map(pt), ...(two ? ['ours, 2 threads'] : [])];
   lines.push(`| ${mh.join(' | ')} |`, `|${mh.map(() => '---').join('|')}|`);
-  for (const c of r.cases) lines.push(`| ${[c.name, f(c.ours.peakRssMB, 0), ...threads.map((t) => f(byThreads(c, t)?.peakRssMB, 0))].join(' | ')} |`);
+  for (const c of r.cases) lines.push(`| ${[c.name, f(c.ours.peakRssMB, 0), ...threads.map((t) => f(byThreads(c, t)?.peakRssMB, 0)), ...(two ? [f(c.ours2?.peakRssMB, 0)] : [])].join(' | ')} |`);
   const multi = r.cases.filter((c) => c.engines.length > 1);
   if (multi.length) {
     lines.push('', '### Our objective engines, per evaluation (ms, min / median)', '');

@@ -50,6 +50,7 @@ const SPEC: Record<string, FlagSpec> = {
   rounds: { kind: 'int', help: 'fresh processes per side for the per-evaluation timing, in alternating order (attacks: first round)', default: 2 },
   'block-seconds': { kind: 'number', help: 'target length of one timed block', default: 0.5 },
   'torch-threads': { kind: 'string', help: 'comma-separated torch.set_num_threads values, one reference process each', default: '1,2' },
+  'our-threads': { kind: 'string', help: "LeNet: our fused objective with these threads per evaluation ('1' or '1,2'; 2: lib/engine/wasm-threads.ts, the same numbers), beside PyTorch's", default: '1,2' },
   engines: { kind: 'string', help: `our objective engines for the per-evaluation table: subset of ${Object.keys(ENGINES).join(',')}`, default: 'fused' },
   'engine-attacks': { kind: 'boolean', help: 'also run the attacks on the extra engines (slow: tfjs autodiff ~3x, stock kernels ~25x)' },
   python: { kind: 'string', help: 'Python with torch and numpy (default: $DLG_PYTHON, .venv, /tmp/torchvenv, python3)' },
@@ -68,6 +69,8 @@ interface Options {
   rounds: number;
   blockSeconds: number;
   threads: number[];
+  /** Also run our LeNet side with 2 threads per evaluation. */
+  ourTwoThreads: boolean;
   engines: Engine[];
   engineAttacks: boolean;
   python?: string;
@@ -98,6 +101,8 @@ function options(argv: string[]): Options | null {
     if (!Number.isInteger(n) || n < 1) throw new UsageError(`--torch-threads: '${s}' is not a positive integer`);
     return n;
   });
+  const ourThreads = list(a['our-threads'] as string, ['1', '2'], 'our-threads');
+  if (!ourThreads.includes('1')) throw new UsageError("--our-threads must include 1 (the attack's default), e.g. '1,2'");
   const engines = list(a.engines as string, Object.keys(ENGINES), 'engines') as Engine[];
   if (!engines.includes('fused')) engines.unshift('fused');
   let python: string | undefined;
@@ -110,7 +115,7 @@ function options(argv: string[]): Options | null {
   return {
     cases, attackCases: new Set(attackCases), iterations: a.iterations as number, attackRepeats: a['attack-repeats'] as number,
     lineSearches: ls === 'both' ? [...LINE_SEARCHES] : [ls as LineSearch], blocks: a.blocks as number, rounds: a.rounds as number, blockSeconds: a['block-seconds'] as number,
-    threads, engines, engineAttacks: a['engine-attacks'] === true, python, out: path.resolve(a.out as string),
+    threads, ourTwoThreads: ourThreads.includes('2'), engines, engineAttacks: a['engine-attacks'] === true, python, out: path.resolve(a.out as string),
   };
 }
 
@@ -159,6 +164,11 @@ function ourGrad(file: string): Float64Array {
   return readSafetensors(file).tensors['check.grad'].data as Float64Array;
 }
 
+/** Whether two arrays hold the same numbers, bit for bit (NaN never equals). */
+function sameValues(a: Float64Array, b: Float64Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
 /** Draw a LeNet state on our side (no PyTorch here): the toolkit's LeNet init and dlg()'s dummy draw. */
 function ourState(c: LenetCase, truthFile: string, stateFile: string): void {
   const { images } = c.images();
@@ -203,18 +213,27 @@ function lenetCase(o: Options, c: LenetCase, dir: string): CaseReport {
   const common = ['--state', state, '--blocks', String(o.blocks), '--block-seconds', String(o.blockSeconds)];
   const oursCheck = path.join(dir, 'ours-check.safetensors');
   const threads = o.python ? o.threads : [];
-  const [mine, ...torch] = inRounds(o, [
-    (first) => {
-      process.stderr.write(`${c.name}: ours (fused)${attack && first ? ' + attacks' : ''} ...\n`);
-      const r = ours('lenet', 'fused', [...common, ...(attack && first ? ['--attacks', ...attackArgs] : []), '--check-out', oursCheck]);
-      if (r === null) throw new Error(`${c.name}: our side failed`);
-      return r;
-    },
+  const oursCheck2 = path.join(dir, 'ours-check-2-threads.safetensors');
+  const oursSide = (threadsOfOurs: 1 | 2) => (first: boolean) => {
+    const name = `ours (fused${threadsOfOurs === 2 ? ', 2 threads' : ''})`;
+    process.stderr.write(`${c.name}: ${name}${attack && first ? ' + attacks' : ''} ...\n`);
+    const r = ours('lenet', 'fused', [...common, '--threads', String(threadsOfOurs), ...(attack && first ? ['--attacks', ...attackArgs] : []), '--check-out', threadsOfOurs === 2 ? oursCheck2 : oursCheck]);
+    if (r === null) throw new Error(`${c.name}: ${name} failed`);
+    return r;
+  };
+  const sides = inRounds(o, [
+    oursSide(1),
     ...threads.map((t) => (first: boolean) => {
       process.stderr.write(`${c.name}: PyTorch, ${t} thread(s)${attack && first ? ' + attacks' : ''} ...\n`);
       return torchSide(o, 'dlg_torch.py', [...common, ...(attack && first ? attackArgs : ['--line-search', '']), '--check', path.join(dir, `torch-check-${t}.safetensors`)], t);
     }),
-  ]) as [SideResult & { startDistance: number }, ...SideResult[]];
+    ...(o.ourTwoThreads ? [oursSide(2)] : []),
+  ]) as (SideResult & { startDistance: number })[];
+  const mine = sides[0];
+  const torch = sides.slice(1, 1 + threads.length);
+  const two = o.ourTwoThreads ? sides[sides.length - 1] : undefined;
+  // 2 threads must compute the very same objective: distance and gradient at the start, bit for bit
+  const ours2 = two && { ...two, sameAsOneThread: two.startDistance === mine.startDistance && sameValues(ourGrad(oursCheck2), ourGrad(oursCheck)) };
   const config = readStartConfig(readSafetensors(state), state);
   const agreement: CaseReport['agreement'] = threads.map((t) => {
     const ref = readCheck(path.join(dir, `torch-check-${t}.safetensors`), config);
@@ -226,7 +245,7 @@ function lenetCase(o: Options, c: LenetCase, dir: string): CaseReport {
     const r = ours('lenet', e, [...common, ...(attack && o.engineAttacks ? ['--attacks', ...attackArgs] : []), '--check-out', path.join(dir, `ours-check-${e}.safetensors`)]);
     if (r !== null) engines.push(r);
   }
-  return { name: c.name, title: c.title, stateMadeBy: o.python ? 'PyTorch (dlg_torch.py state, seed ' + c.seed + ')' : 'ours (no PyTorch here)', ours: mine, torch, agreement, engines };
+  return { name: c.name, title: c.title, stateMadeBy: o.python ? 'PyTorch (dlg_torch.py state, seed ' + c.seed + ')' : 'ours (no PyTorch here)', ours: mine, ours2, torch, agreement, engines };
 }
 
 function textCase(o: Options, c: TextCase, dir: string): CaseReport {
@@ -272,7 +291,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
     machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', platform: `${os.platform()} ${os.release()}`, node: process.version, torch: versions?.torch ?? null, python: versions?.python ?? null, load: [load0, os.loadavg()[0]] },
-    settings: { iterations: o.iterations, lineSearches: o.lineSearches, attackRepeats: o.attackRepeats, blocks: o.blocks, rounds: o.rounds, blockSeconds: o.blockSeconds, torchThreads: o.python ? o.threads : [], attackCases: [...o.attackCases], engines: o.engines },
+    settings: { iterations: o.iterations, lineSearches: o.lineSearches, attackRepeats: o.attackRepeats, blocks: o.blocks, rounds: o.rounds, blockSeconds: o.blockSeconds, torchThreads: o.python ? o.threads : [], ourThreads: o.ourTwoThreads ? [1, 2] : [1], attackCases: [...o.attackCases], engines: o.engines },
     wallSeconds: (Date.now() - started) / 1000,
     cases,
   };

@@ -31,30 +31,33 @@
 
 /** col[P, FH*FW*C] = the patches of x (P = B*OH*OW output pixels). */
 export function im2col(x: usize, g: usize, col: usize): void {
-  const B = load<i32>(g), H = load<i32>(g, 4), W = load<i32>(g, 8), C = load<i32>(g, 12);
+  im2colRows(x, g, col, 0, load<i32>(g) * load<i32>(g, 16) * load<i32>(g, 20));
+}
+
+/** Rows [p0, p1) of im2col's matrix (each row written where im2col writes it; the others untouched). */
+export function im2colRows(x: usize, g: usize, col: usize, p0: i32, p1: i32): void {
+  const H = load<i32>(g, 4), W = load<i32>(g, 8), C = load<i32>(g, 12);
   const OH = load<i32>(g, 16), OW = load<i32>(g, 20), FH = load<i32>(g, 24), FW = load<i32>(g, 28);
   const SH = load<i32>(g, 32), SW = load<i32>(g, 36), PT = load<i32>(g, 40), PL = load<i32>(g, 44);
   const run = FW * C;
   const run4 = <usize>run << 2;
-  let dst = col;
-  for (let b = 0; b < B; b++) {
-    for (let oy = 0; oy < OH; oy++) {
-      for (let ox = 0; ox < OW; ox++) {
-        const ix0 = ox * SW - PL;
-        const fx0 = max(0, -ix0), fx1 = min(FW, W - ix0);
-        for (let fy = 0; fy < FH; fy++) {
-          const iy = oy * SH + fy - PT;
-          if (iy < 0 || iy >= H || fx1 <= fx0) {
-            memory.fill(dst, 0, run4);
-          } else {
-            if (fx0 > 0) memory.fill(dst, 0, <usize>(fx0 * C) << 2);
-            const src = x + (<usize>(((b * H + iy) * W + ix0 + fx0) * C) << 2);
-            copyRun(dst + (<usize>(fx0 * C) << 2), src, (fx1 - fx0) * C);
-            if (fx1 < FW) memory.fill(dst + (<usize>(fx1 * C) << 2), 0, <usize>((FW - fx1) * C) << 2);
-          }
-          dst += run4;
-        }
+  let dst = col + <usize>p0 * <usize>FH * run4;
+  for (let p = p0; p < p1; p++) {
+    const b = p / (OH * OW), r = p % (OH * OW);
+    const oy = r / OW, ox = r % OW;
+    const ix0 = ox * SW - PL;
+    const fx0 = max(0, -ix0), fx1 = min(FW, W - ix0);
+    for (let fy = 0; fy < FH; fy++) {
+      const iy = oy * SH + fy - PT;
+      if (iy < 0 || iy >= H || fx1 <= fx0) {
+        memory.fill(dst, 0, run4);
+      } else {
+        if (fx0 > 0) memory.fill(dst, 0, <usize>(fx0 * C) << 2);
+        const src = x + (<usize>(((b * H + iy) * W + ix0 + fx0) * C) << 2);
+        copyRun(dst + (<usize>(fx0 * C) << 2), src, (fx1 - fx0) * C);
+        if (fx1 < FW) memory.fill(dst + (<usize>(fx1 * C) << 2), 0, <usize>((FW - fx1) * C) << 2);
       }
+      dst += run4;
     }
   }
 }

@@ -4,7 +4,7 @@
  * no allocator, no garbage collector (runtime "stub"), no imports.
  */
 export { gemm, gemmNT } from './gemm';
-export { im2col, col2im, transpose } from './conv';
+export { im2col, im2colRows, col2im, transpose } from './conv';
 export { biasActivate, activationGrad, addActivationGrad, secondOrder, squaredDistance, biasDistance, toFloat32, toFloat64 } from './pointwise';
 export { lossForward, lossAdjoint, LOSS_RECORD_LENGTH } from './loss';
 export { lbfgsDirection, lbfgsDirection32, vecDot, vecAxpy, vecAddScaled, vecMaxAbs, vecPair, vecPair32 } from './lbfgs';
@@ -12,7 +12,7 @@ export { dots4 } from './decoder';
 export { matMulTB64 } from './dense';
 
 /** Bumped whenever an export changes meaning or signature: the loader refuses a stale build. */
-export const ABI_VERSION = 7;
+export const ABI_VERSION = 8;
 
 /** First byte after the module's own static data: the JS side lays its buffers out from here. */
 export function heapBase(): usize {
