@@ -20,8 +20,8 @@
  *
  * The hand-over: this thread writes the call's arguments into a small shared block, bumps a sequence
  * number and wakes the helper; it does its own half, then waits until the helper reports its half
- * done. Both sides spin briefly before they sleep (Atomics.wait, SPINS), so that the many calls of
- * one evaluation do not each pay a wake-up. The helper is started once per thread, on first use, and
+ * done. Both sides spin briefly before they sleep (Atomics.wait), so that the many calls of one
+ * evaluation do not each pay a wake-up. The helper is started once per thread, on first use, and
  * does not keep the process alive (unref).
  */
 import * as path from 'path';
@@ -39,11 +39,8 @@ export const ARGS = 16;
 /** Byte offset and length of the helper's failure message (UTF-8) in the control block. */
 export const MESSAGE_AT = ARGS_AT + 8 * ARGS;
 export const MESSAGE_BYTES = 512;
-/**
- * Spins (Atomics.load) before a side sleeps: about 0.3 ms, longer than the gaps between the calls of
- * one evaluation, shorter than the L-BFGS recursion between evaluations (the helper sleeps there).
- */
-export const SPINS = 20_000;
+/** Spins (Atomics.load) before a side sleeps: a fraction of a millisecond. */
+export const SPINS = 200_000;
 /**
  * Calls with less work than this stay on one thread: multiply-adds of a product (GEMM_WORK), entries
  * of the other kernels (SPLIT_WORK). Below these, handing half of the data to the other core's cache

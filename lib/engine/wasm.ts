@@ -15,7 +15,6 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as v8 from 'v8';
 
 // The parts of the WebAssembly JS API used here (tsconfig's lib has no DOM; Node has the global).
 export interface WasmMemory {
@@ -98,22 +97,6 @@ function growTo(memory: WasmMemory, bytes: number): void {
   }
 }
 
-/**
- * Run `compile` with V8's baseline wasm compiler (Liftoff) off, so that the module's code is the
- * optimising compiler's from its first call. Left to itself V8 starts on baseline code and optimises
- * hot functions in a background thread; with both cores busy (threads: 2) that took seconds, during
- * which an evaluation was slower than on one thread (measured: 4.6-5.3 ms against 2.6 ms, LeNet 32x32
- * batch 8). The numbers are the same either way: wasm arithmetic is exact IEEE.
- */
-function optimised<T>(compile: () => T): T {
-  v8.setFlagsFromString('--no-liftoff');
-  try {
-    return compile();
-  } finally {
-    v8.setFlagsFromString('--liftoff');
-  }
-}
-
 /** Compile the module in `file`; throws one clear line if that is not possible. */
 export function compileWasm(file: string): object {
   let bytes: Buffer;
@@ -123,7 +106,7 @@ export function compileWasm(file: string): object {
     throw new Error(`wasm kernels: ${file} not found (build with \`npm run build\`, which compiles lib/engine/assembly/)`);
   }
   try {
-    return optimised(() => new WebAssembly.Module(bytes));
+    return new WebAssembly.Module(bytes);
   } catch (e) {
     throw new Error(`wasm kernels: ${file} does not load here (${(e as Error).message.split('\n')[0]}); WebAssembly SIMD needs Node 16.4 or newer`);
   }
