@@ -37,7 +37,7 @@ export interface BenchReport {
   date: string;
   command: string;
   machine: { cores: number; cpu: string; platform: string; node: string; torch: string | null; python: string | null; load: [number, number] };
-  settings: { iterations: number; lineSearches: LineSearch[]; attackRepeats: number; blocks: number; rounds: number; blockSeconds: number; torchThreads: number[]; ourThreads?: number[]; attackCases: string[]; engines: string[] };
+  settings: { iterations: number; lineSearches: LineSearch[]; attackRepeats: number; blocks: number; rounds: number; blockSeconds: number; warmup?: number; torchThreads: number[]; ourThreads?: number[]; attackCases: string[]; engines: string[] };
   wallSeconds: number;
   cases: CaseReport[];
 }
@@ -80,7 +80,7 @@ export function benchMarkdown(r: BenchReport): string {
     '## DLG: deep-leakage-ts vs the PyTorch original, same initial state',
     '',
     `${m.cores} cores (${m.cpu}), ${m.platform}, Node ${m.node}, ${m.torch ? `torch ${m.torch} (Python ${m.python})` : 'no PyTorch'}; load average ${f(m.load[0], 1)} at the start, ${f(m.load[1], 1)} at the end; ${r.date}`,
-    `Per evaluation: median of ${r.settings.rounds} x ${r.settings.blocks} blocks of ~${r.settings.blockSeconds} s at the start point (${r.settings.rounds} fresh process(es) per side, in alternating order). Attacks: ${r.settings.iterations} L-BFGS steps (torch defaults), every step run, ${r.settings.attackRepeats} run(s) per side (median).`,
+    `Per evaluation: median of ${r.settings.rounds} x ${r.settings.blocks} blocks of ~${r.settings.blockSeconds} s at the start point, after ${r.settings.warmup ?? 10} untimed evaluations (${r.settings.rounds} fresh process(es) per side, in alternating order). Attacks: ${r.settings.iterations} L-BFGS steps (torch defaults), every step run, ${r.settings.attackRepeats} run(s) per side (median).`,
     '',
     `### Per evaluation (forward, parameter gradient, distance, second-order backward), ms, median of ${r.settings.rounds * r.settings.blocks} blocks`,
     '',

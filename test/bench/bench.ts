@@ -50,6 +50,7 @@ const SPEC: Record<string, FlagSpec> = {
   rounds: { kind: 'int', help: 'fresh processes per side for the per-evaluation timing, in alternating order (attacks: first round)', default: 2 },
   'block-seconds': { kind: 'number', help: 'target length of one timed block', default: 0.5 },
   'torch-threads': { kind: 'string', help: 'comma-separated torch.set_num_threads values, one reference process each', default: '1,2' },
+  warmup: { kind: 'int', help: 'LeNet: untimed evaluations before the per-evaluation blocks, on every side (2 threads settle in over the first second or two)', default: 10 },
   'our-threads': { kind: 'string', help: "LeNet: our fused objective with these threads per evaluation ('1' or '1,2'; 2: lib/engine/wasm-threads.ts, the same numbers), beside PyTorch's", default: '1,2' },
   engines: { kind: 'string', help: `our objective engines for the per-evaluation table: subset of ${Object.keys(ENGINES).join(',')}`, default: 'fused' },
   'engine-attacks': { kind: 'boolean', help: 'also run the attacks on the extra engines (slow: tfjs autodiff ~3x, stock kernels ~25x)' },
@@ -69,6 +70,8 @@ interface Options {
   rounds: number;
   blockSeconds: number;
   threads: number[];
+  /** Untimed evaluations before the LeNet per-evaluation blocks, every side. */
+  warmup: number;
   /** Also run our LeNet side with 2 threads per evaluation. */
   ourTwoThreads: boolean;
   engines: Engine[];
@@ -89,7 +92,7 @@ function options(argv: string[]): Options | null {
     process.stdout.write(usage('npm run bench --', SPEC) + '\n');
     return null;
   }
-  for (const f of ['iterations', 'attack-repeats', 'blocks', 'rounds'] as const) if ((a[f] as number) < 1) throw new UsageError(`--${f} must be >= 1, got ${a[f]}`);
+  for (const f of ['iterations', 'attack-repeats', 'blocks', 'rounds', 'warmup'] as const) if ((a[f] as number) < 1) throw new UsageError(`--${f} must be >= 1, got ${a[f]}`);
   if (!((a['block-seconds'] as number) > 0)) throw new UsageError(`--block-seconds must be > 0, got ${a['block-seconds']}`);
   const ls = a['line-search'] as string;
   if (!['none', 'strong_wolfe', 'both'].includes(ls)) throw new UsageError(`--line-search must be 'none', 'strong_wolfe' or 'both', got '${ls}'`);
@@ -115,7 +118,7 @@ function options(argv: string[]): Options | null {
   return {
     cases, attackCases: new Set(attackCases), iterations: a.iterations as number, attackRepeats: a['attack-repeats'] as number,
     lineSearches: ls === 'both' ? [...LINE_SEARCHES] : [ls as LineSearch], blocks: a.blocks as number, rounds: a.rounds as number, blockSeconds: a['block-seconds'] as number,
-    threads, ourTwoThreads: ourThreads.includes('2'), engines, engineAttacks: a['engine-attacks'] === true, python, out: path.resolve(a.out as string),
+    threads, warmup: a.warmup as number, ourTwoThreads: ourThreads.includes('2'), engines, engineAttacks: a['engine-attacks'] === true, python, out: path.resolve(a.out as string),
   };
 }
 
@@ -210,7 +213,7 @@ function lenetCase(o: Options, c: LenetCase, dir: string): CaseReport {
   else ourState(c, truth, state);
   const attack = o.attackCases.has(c.name);
   const attackArgs = ['--iterations', String(o.iterations), '--line-search', o.lineSearches.join(','), '--attack-repeats', String(o.attackRepeats)];
-  const common = ['--state', state, '--blocks', String(o.blocks), '--block-seconds', String(o.blockSeconds)];
+  const common = ['--state', state, '--blocks', String(o.blocks), '--block-seconds', String(o.blockSeconds), '--warmup', String(o.warmup)];
   const oursCheck = path.join(dir, 'ours-check.safetensors');
   const threads = o.python ? o.threads : [];
   const oursCheck2 = path.join(dir, 'ours-check-2-threads.safetensors');
@@ -291,7 +294,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
     machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', platform: `${os.platform()} ${os.release()}`, node: process.version, torch: versions?.torch ?? null, python: versions?.python ?? null, load: [load0, os.loadavg()[0]] },
-    settings: { iterations: o.iterations, lineSearches: o.lineSearches, attackRepeats: o.attackRepeats, blocks: o.blocks, rounds: o.rounds, blockSeconds: o.blockSeconds, torchThreads: o.python ? o.threads : [], ourThreads: o.ourTwoThreads ? [1, 2] : [1], attackCases: [...o.attackCases], engines: o.engines },
+    settings: { iterations: o.iterations, lineSearches: o.lineSearches, attackRepeats: o.attackRepeats, blocks: o.blocks, rounds: o.rounds, blockSeconds: o.blockSeconds, warmup: o.warmup, torchThreads: o.python ? o.threads : [], ourThreads: o.ourTwoThreads ? [1, 2] : [1], attackCases: [...o.attackCases], engines: o.engines },
     wallSeconds: (Date.now() - started) / 1000,
     cases,
   };
