@@ -55,7 +55,7 @@ describe('L-BFGS two-loop recursion: wasm kernel against the JS loops', () => {
     assert.ok(wasmStatus().available, `wasm kernels: ${wasmStatus().reason}`);
   });
 
-  for (const precision of ['float64', 'float32'] as HistoryPrecision[]) for (const n of [1, 3, 4, 5, 6, 7, 1001]) {
+  for (const precision of ['float64', 'float32'] as HistoryPrecision[]) for (const n of [1, 3, 4, 5, 6, 7, 8, 12, 15, 1001]) {
     for (const numOld of [0, 1, 2, 5, 100]) {
       it(`${precision} history, n = ${n}, ${numOld} pairs: the same direction and coefficients, bit for bit`, () => {
         const mem = twoLoopMemory(n, 100, 'wasm', precision);

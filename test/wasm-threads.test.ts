@@ -175,6 +175,37 @@ describe('two threads per evaluation (lib/engine/wasm-threads.ts)', function () 
     assert.ok(out.ms < 10_000, `${out.ms} ms`);
   });
 
+  it('threads 2 without the shared build: one line on stderr says why, once, and one thread runs with the same numbers', () => {
+    // the child's fs hides kernels-shared.wasm, as in a checkout whose build did not make it
+    const script = `
+      const fs = require('fs');
+      const read = fs.readFileSync;
+      fs.readFileSync = (f, ...rest) => {
+        if (String(f).endsWith('kernels-shared.wasm')) throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
+        return read(f, ...rest);
+      };
+      const { tf } = require('./lib/engine');
+      const { lenet } = require('./lib/models/lenet');
+      const { fusedObjective } = require('./lib/engine/fused');
+      const m = lenet({ inputShape: [64, 64, 3], numClasses: 3 });
+      const s = m.params.map((p) => tf.onesLike(p));
+      const out = [];
+      for (const threads of [1, 2, 2]) {
+        const f = fusedObjective(m, s, { batchSize: 1, label: 'joint', threads });
+        out.push({ kernels: f.kernels, d: f.evaluate(new Float64Array(f.size).fill(0.5), new Float64Array(f.size)) });
+      }
+      console.log(JSON.stringify(out));`;
+    const r = child(script);
+    assert.equal(r.status, 0, `${r.stderr} ${r.signal} ${r.error}`);
+    const out = JSON.parse(r.stdout.trim());
+    assert.deepEqual(out.map((o: { kernels: string }) => o.kernels), ['wasm', 'wasm', 'wasm']);
+    assert.equal(out[1].d, out[0].d);
+    assert.equal(out[2].d, out[0].d);
+    const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], /^fusedObjective: threads 2 cannot start here \(wasm kernels: .*kernels-shared\.wasm not found .*\); one thread runs, with the same numbers$/);
+  });
+
   it('the helper does not keep a process alive, and DLG_WASM=0 runs threads 2 on the JS kernels with the 1-thread numbers', () => {
     const script = `
       const { tf } = require('./lib/engine');

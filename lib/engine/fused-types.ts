@@ -13,8 +13,10 @@ export interface FusedObjectiveOptions {
   /** 'auto' (default): wasm SIMD where it loads, else JS; 'wasm': wasm or a clear error; 'js': the JS kernels. */
   kernels?: FusedKernels;
   /**
-   * Threads of one evaluation on the wasm kernels: 1 (default), or 2 (the matrix products split by rows
-   * with a helper thread, lib/engine/wasm-threads.ts; the same numbers bit for bit).
+   * Threads of one evaluation on the wasm kernels: 1 (default), or 2 (the large calls of the matrix
+   * products, im2col / col2im and the activation kernels split in halves with a helper thread, which
+   * lib/engine/wasm-threads.ts lists; the same numbers bit for bit). Where the two-thread kernels cannot
+   * start (their shared build missing), one line on stderr says why and one thread runs.
    */
   threads?: 1 | 2;
 }

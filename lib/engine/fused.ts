@@ -67,7 +67,7 @@ import { fusedPlan } from './fused-plan';
 import { jsObjective } from './fused-js';
 import { wasmObjective } from './fused-wasm';
 import { wasmRuntime, wasmStatus } from './wasm';
-import { threadedRuntime } from './wasm-threads';
+import { threadedRuntime, threadsStatus } from './wasm-threads';
 import type { FusedKernels, FusedObjectiveOptions, FusedObjective } from './fused-types';
 import type { Model } from '../models/model';
 import type { Tensor } from '@tensorflow/tfjs';
@@ -79,6 +79,8 @@ export { activate, derivative, softmaxRow } from './fused-js';
 export type { FusedKernels, FusedObjectiveOptions, FusedObjective } from './fused-types';
 
 let warned = false;
+/** Whether this thread has said that threads: 2 fell back to one thread. */
+let warnedThreads = false;
 
 /**
  * The kernels to run for the requested ones, given whether the wasm module loaded (and why not):
@@ -111,6 +113,13 @@ export function fusedObjective(model: Model, shared: Tensor[], options: FusedObj
   }
   const threads = options.threads ?? 1;
   if (threads !== 1 && threads !== 2) throw new Error(`fusedObjective: threads must be 1 or 2, got ${String(threads)}`);
-  const rt = kernels !== 'wasm' ? null : threads === 2 ? threadedRuntime() ?? wasmRuntime() : wasmRuntime();
+  let rt = kernels !== 'wasm' ? null : threads === 2 ? threadedRuntime() : wasmRuntime();
+  if (kernels === 'wasm' && rt === null) {
+    if (!warnedThreads) {
+      warnedThreads = true; // once per thread
+      process.stderr.write(`fusedObjective: threads 2 cannot start here (${threadsStatus().reason}); one thread runs, with the same numbers\n`);
+    }
+    rt = wasmRuntime();
+  }
   return rt !== null ? wasmObjective(plan, rt) : jsObjective(plan);
 }

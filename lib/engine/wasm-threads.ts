@@ -28,11 +28,15 @@ import * as path from 'path';
 import { Worker } from 'worker_threads';
 import { compileWasm, instantiate, runtimeOf, sharedMemory, SHARED_WASM_FILE } from './wasm';
 import type { WasmExports, WasmMemory, WasmRuntime } from './wasm';
+import { GEOMETRY_LENGTH } from './fused-wasm';
 
 /** Fields of the control block (int32 indices). FAILED: the helper failed; its message follows the arguments. */
 export const CTRL = { SEQ: 0, DONE: 1, FN: 2, READY: 3, ARGC: 4, FAILED: 5 } as const;
 /** The kernels the helper serves: CTRL.FN is 1 + the index here; 0 stops it. */
 export const SERVED = ['gemm', 'gemmNT', 'im2colRows', 'col2im', 'biasActivate', 'secondOrder', 'activationGrad', 'addActivationGrad'] as const;
+type Served = (typeof SERVED)[number];
+/** CTRL.FN's value for each served kernel. */
+const FN = Object.fromEntries(SERVED.map((name, i) => [name, 1 + i])) as Record<Served, number>;
 /** Byte offset of the float64 arguments in the control block, and their number. */
 export const ARGS_AT = 64;
 export const ARGS = 16;
@@ -48,10 +52,8 @@ export const SPINS = 200_000;
  */
 export const GEMM_WORK = 250_000;
 export const SPLIT_WORK = 65_536;
-/** Bytes kept before the workspace for the two halves' geometry records (2 x 12 int32). */
-const SCRATCH = 128;
-/** Int32 length of a geometry record (fused-wasm.ts's GEOMETRY_LENGTH). */
-const GEOMETRY = 12;
+/** Bytes kept before the workspace for the two halves' geometry records (2 x GEOMETRY_LENGTH int32). */
+const SCRATCH = 2 * 4 * GEOMETRY_LENGTH;
 /** How long this thread waits for the helper before it reports it lost (ms). */
 const TIMEOUT_MS = 60_000;
 
@@ -124,7 +126,7 @@ function start(): Threads {
   let seq = 0;
   let ready = false;
   /** Run `name` with `values` on the helper while `mine` runs here; returns when both are done. */
-  const both = (name: (typeof SERVED)[number], values: number[], mine: () => void) => {
+  const both = (name: Served, values: number[], mine: () => void) => {
     if (!ready) {
       waitFor(CTRL.READY, 1);
       ready = true;
@@ -132,7 +134,7 @@ function start(): Threads {
     COUNTS[name] = (COUNTS[name] ?? 0) + 1;
     for (let i = 0; i < values.length; i++) args[i] = values[i];
     Atomics.store(ctrl, CTRL.ARGC, values.length);
-    Atomics.store(ctrl, CTRL.FN, 1 + SERVED.indexOf(name));
+    Atomics.store(ctrl, CTRL.FN, FN[name]);
     seq = (seq + 1) | 0;
     Atomics.store(ctrl, CTRL.SEQ, seq);
     Atomics.notify(ctrl, CTRL.SEQ);
@@ -144,11 +146,10 @@ function start(): Threads {
   };
 
   // the two halves' geometry records, in the reserved scratch: a copy of `g` with B replaced
-  const scratch = (api.heapBase() + 63) & ~63;
   const halfGeometry = (g: number, which: 0 | 1, B: number): number => {
     const i32 = runtime.i32();
-    const at = scratch + which * 4 * GEOMETRY;
-    i32.copyWithin(at / 4, g / 4, g / 4 + GEOMETRY);
+    const at = runtime.reserved + which * 4 * GEOMETRY_LENGTH;
+    i32.copyWithin(at / 4, g / 4, g / 4 + GEOMETRY_LENGTH);
     i32[at / 4] = B;
     return at;
   };

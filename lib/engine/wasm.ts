@@ -79,6 +79,8 @@ export interface WasmRuntime {
    * return base and whether everything `owner` wrote there at its last claim is still there.
    */
   claim(owner: object, bytes: number): { base: number; intact: boolean };
+  /** Byte offset of the `reserve` bytes runtimeOf kept out of the workspace (where the workspace starts when it kept none). */
+  readonly reserved: number;
   /** Views of the whole memory (new ones after the memory grew; do not keep them across claims). */
   f32(): Float32Array;
   f64(): Float64Array;
@@ -141,7 +143,8 @@ export function loadWasm(file: string = WASM_FILE): WasmRuntime {
  */
 export function runtimeOf(api: WasmExports, reserve = 0): WasmRuntime {
   const memory = api.memory;
-  const base = (api.heapBase() + reserve + 63) & ~63;
+  const reserved = (api.heapBase() + 63) & ~63;
+  const base = (reserved + reserve + 63) & ~63;
   let owner: object | null = null;
   let buffer: ArrayBuffer | null = null;
   let views = { f32: new Float32Array(0), f64: new Float64Array(0), i32: new Int32Array(0) };
@@ -161,6 +164,7 @@ export function runtimeOf(api: WasmExports, reserve = 0): WasmRuntime {
       owner = who;
       return { base, intact };
     },
+    reserved,
     f32: () => fresh().f32,
     f64: () => fresh().f64,
     i32: () => fresh().i32,
