@@ -147,6 +147,21 @@ describe('Inverting Gradients (Geiping et al. 2020)', () => {
     disposeCase(c);
   });
 
+  it('engine auto (the fused cosine objective, LeNet) reaches what tfjs autodiff reaches: the same label, MSE and objective within 2%', () => {
+    for (const i of [0, 6]) {
+      const c = digitCase(i);
+      const [auto, tfjs] = (['auto', 'tfjs'] as const).map((engine) => invertingGradients(c.model, c.shared, { iterations: 1000, seed: 1, engine }));
+      const [ma, mt] = [auto, tfjs].map((r) => score(imageAt(r.data, r.shape, 0), c.images[0]).mse);
+      assert.deepEqual(auto.labels, tfjs.labels);
+      assert.deepEqual(auto.labels, c.labels);
+      assert.ok(ma < 1e-3 && Math.abs(ma - mt) < 0.02 * mt, `digit ${i}: MSE fused ${ma}, tfjs ${mt}`);
+      assert.ok(Math.abs(auto.distance - tfjs.distance) < 0.02 * tfjs.distance, `digit ${i}: objective fused ${auto.distance}, tfjs ${tfjs.distance}`);
+      assert.ok(Math.abs(auto.losses[0] - tfjs.losses[0]) < 1e-5 * tfjs.losses[0], `digit ${i}: first objective fused ${auto.losses[0]}, tfjs ${tfjs.losses[0]}`);
+      assert.equal(auto.evals, tfjs.evals);
+      disposeCase(c);
+    }
+  });
+
   it('holds a flat tensor count across steps and frees everything it made', () => {
     const c = digitCase(2);
     const before = tf.memory().numTensors;
@@ -205,6 +220,9 @@ describe('Inverting Gradients (Geiping et al. 2020)', () => {
     assert.throws(() => invertingGradients(c.model, c.shared, { labels: [1, 2] }), /2 labels given for batchSize 1/);
     assert.throws(() => invertingGradients(c.model, c.shared.slice(1)), /shared gradient has 7 tensors/);
     assert.throws(() => invertingGradients(c.model, c.shared, { batchSize: 0 }), /batchSize must be a positive integer/);
+    assert.throws(() => invertingGradients(c.model, c.shared, { engine: 'wasm' } as never), /option engine must be one of auto, tfjs, fused, got 'wasm'/);
+    const plain = { ...c.model, structure: undefined };
+    assert.throws(() => invertingGradients(plain, c.shared, { engine: 'fused' }), /engine 'fused': LeNet-sigmoid 8x8x1 -> 10 has no conv-stack structure/);
     disposeCase(c);
   });
 

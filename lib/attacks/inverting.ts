@@ -31,6 +31,9 @@ import { softmax, oneHot } from '../models/nn';
 import type { Model } from '../models/model';
 import { idlgLabel, argmaxRows } from './labels';
 import type { DlgResult, DlgSnapshot, DlgStatus } from './dlg';
+import { fusedObjective } from '../engine/fused';
+import { ENGINES } from '../config';
+import type { DlgEngine } from '../config';
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 
 export interface InvertingConfig {
@@ -62,6 +65,13 @@ export interface InvertingConfig {
   seed: number;
   /** Keep a snapshot of the dummy every k steps. */
   snapshotEvery: number;
+  /**
+   * How the objective and its gradient are computed (as DLG's DlgEngine): 'auto' (default) the fused
+   * objective (lib/engine/fused.ts with distance 'cosine', the TV prior in flat loops) where the model
+   * has a conv-stack structure (LeNet), else tfjs autodiff; 'tfjs' always autodiff; 'fused' the fused
+   * one or a clear error. The two agree to float32 rounding (test/inverting.test.ts).
+   */
+  engine: DlgEngine;
 }
 
 /** The authors' code's defaults (inversefed DEFAULT_CONFIG), in this toolkit's [0, 1] image space. */
@@ -77,6 +87,7 @@ export const PAPER_INVERTING: InvertingConfig = {
   init: 'normal',
   seed: 1234,
   snapshotEvery: 10,
+  engine: 'auto',
 };
 
 /**
@@ -122,6 +133,7 @@ export function invertingConfig(overrides: Partial<InvertingConfig> = {}, base: 
   if (!(c.lr > 0) || !Number.isFinite(c.lr)) throw new Error(`Inverting Gradients option lr must be a positive number, got ${c.lr}`);
   if (!(c.tv >= 0) || !Number.isFinite(c.tv)) throw new Error(`Inverting Gradients option tv must be a number >= 0, got ${c.tv}`);
   if (!Number.isInteger(c.seed)) throw new Error(`Inverting Gradients option seed must be an integer, got ${c.seed}`);
+  if (!ENGINES.includes(c.engine)) throw new Error(`Inverting Gradients option engine must be one of ${ENGINES.join(', ')}, got '${c.engine}'`);
   if (c.init !== 'normal' && c.init !== 'uniform') throw new Error(`Inverting Gradients option init must be 'normal' or 'uniform', got '${c.init}'`);
   for (const b of ['lrDecay', 'signed', 'boxed'] as const) {
     if (typeof c[b] !== 'boolean') throw new Error(`Inverting Gradients option ${b} must be true or false, got ${c[b]}`);
@@ -173,6 +185,37 @@ export function totalVariation(x: Tensor4D): Tensor {
  * The objective as a function of the dummy image (and, without fixed labels, the dummy label logits):
  * 1 - cos(g'(x', y'), g) + tv * TV(x'). Exposed for finite-difference tests.
  */
+/**
+ * alpha TV(x) of the image part of a flat x ([n, h, w, c] NHWC, as totalVariation), with alpha times its
+ * gradient added into grad; returns alpha TV(x). The fused path's prior: the same formula in float64,
+ * with d|u|/du = sign(u), 0 at u = 0 (torch's convention; tfjs's abs takes -1 there).
+ */
+export function addTotalVariation(x: Float64Array, shape: [number, number, number, number], alpha: number, grad: Float64Array): number {
+  const [n, h, w, c] = shape;
+  let tv = 0;
+  const part = (count: number, step: number, rows: number, inner: number) => {
+    // pairs (i, i + step) for i over `rows` blocks of `inner` entries each, block strides h*w*c / (w*c)
+    let sum = 0;
+    const scale = alpha / count;
+    for (let r = 0; r < rows; r++) {
+      const o = r * (inner + step);
+      for (let i = o; i < o + inner; i++) {
+        const u = x[i + step] - x[i];
+        sum += Math.abs(u);
+        const s = u > 0 ? scale : u < 0 ? -scale : 0;
+        grad[i + step] += s;
+        grad[i] -= s;
+      }
+    }
+    tv += sum / count;
+  };
+  // vertical: for each image, rows 0..h-2 against 1..h-1 (one block of (h-1) w c entries per image)
+  if (h > 1) part(n * (h - 1) * w * c, w * c, n, (h - 1) * w * c);
+  // horizontal: for each image row, columns 0..w-2 against 1..w-1 (one block of (w-1) c entries per row)
+  if (w > 1) part(n * h * (w - 1) * c, c, n * h, (w - 1) * c);
+  return alpha * tv;
+}
+
 export function invertingObjective(
   model: Model,
   shared: Tensor[],
@@ -208,10 +251,16 @@ export function invertingGradients(model: Model, shared: Tensor[], options: Inve
   const fixedLabels = givenLabels ?? (batchSize === 1 ? [idlgLabel(model, shared)] : undefined);
   const joint = fixedLabels === undefined;
   const target = joint ? undefined : oneHot(fixedLabels, k);
-  const objective = invertingObjective(model, shared, { tv: config.tv, weights, target });
   let evals = 0;
   const grad = new Float64Array(imageSize + (joint ? batchSize * k : 0));
-  const evaluate = flatObjective(objective, shape, joint ? k : 0, grad);
+  const fused = config.engine === 'tfjs' ? null
+    : fusedObjective(model, shared, { batchSize, label: joint ? 'joint' : 'fixed', target: target?.dataSync(), distance: 'cosine', weights });
+  if (config.engine === 'fused' && fused === null) {
+    throw new Error(`Inverting Gradients engine 'fused': ${model.name} has no conv-stack structure (ConvStackStructure, lib/models/model.ts); use engine 'tfjs' or 'auto'`);
+  }
+  const evaluate = fused !== null
+    ? (x: Float64Array) => fused.evaluate(x, grad) + (config.tv > 0 ? addTotalVariation(x, shape, config.tv, grad) : 0)
+    : flatObjective(invertingObjective(model, shared, { tv: config.tv, weights, target }), shape, joint ? k : 0, grad);
   const closure = (x: Float64Array): number => {
     evals++;
     return evaluate(x);

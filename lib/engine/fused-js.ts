@@ -8,6 +8,8 @@ import { conv2dForward, conv2dBackpropFilter, conv2dBackpropInput } from './kern
 import type { ActivationName } from '../models/model';
 import type { FusedObjective } from './fused-types';
 import type { Conv2DInfo, FusedPlan } from './fused-plan';
+import { cosineAdjoint } from './fused-cosine';
+import type { CosinePart } from './fused-cosine';
 
 interface Layer {
   info: Conv2DInfo;
@@ -96,6 +98,9 @@ export function jsObjective(plan: FusedPlan): FusedObjective {
   const tbar = new Float64Array(B * K);
   const act = plan.act;
   const d1 = derivative(act);
+  const cosine = plan.cosine;
+  /** The parameter tensors' shared gradient and gbar buffers, in model.params order. */
+  const cosineParts: CosinePart[] = [...layers.flatMap((ly) => [{ s: ly.shared.w, gbar: ly.gbarW }, { s: ly.shared.b, gbar: ly.gbarB }]), { s: sWd, gbar: gbarWd }, { s: sbd, gbar: gbarBd }];
 
   const evaluate = (x: Float64Array, grad: Float64Array): number => {
     if (x.length !== size || grad.length !== size) {
@@ -179,6 +184,8 @@ export function jsObjective(plan: FusedPlan): FusedObjective {
       }
       if (l > 0) conv2dBackpropInput(dz, ly.w, ly.info, layers[l - 1].da);
     }
+    // the cosine distance instead: its adjoint over the gbar buffers (fused-cosine.ts)
+    if (cosine !== null) D = cosineAdjoint(cosineParts, cosine.weights, cosine.sn);
     // ---- adjoint of the backward pass, layers 1..L
     for (let l = 0; l < L; l++) {
       const ly = layers[l];

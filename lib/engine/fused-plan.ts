@@ -7,6 +7,7 @@ import { tf } from '.';
 import type { ActivationName, ConvStackStructure, Model } from '../models/model';
 import type { Tensor } from '@tensorflow/tfjs';
 import type { FusedObjectiveOptions } from './fused-types';
+import { sharedNorm2 } from './fused-cosine';
 
 export type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
 
@@ -44,6 +45,8 @@ export interface FusedPlan {
   CL: number;
   /** NCHW feature j of one sample <-> NHWC offset perm[j] in the last activation (torch's view()). */
   perm: Int32Array;
+  /** distance 'cosine': the weights per parameter tensor (model.params order) and sn (fused-cosine.ts); null for 'l2'. */
+  cosine: { weights: number[]; sn: number } | null;
 }
 
 /**
@@ -56,6 +59,9 @@ export function fusedPlan(model: Model, shared: Tensor[], options: FusedObjectiv
   const { batchSize: B, label } = options;
   if (!Number.isInteger(B) || B < 1) throw new Error(`fusedObjective: batchSize must be a positive integer, got ${B}`);
   if (label !== 'joint' && label !== 'fixed') throw new Error(`fusedObjective: label must be 'joint' or 'fixed', got '${label}'`);
+  const distance = options.distance ?? 'l2';
+  if (distance !== 'l2' && distance !== 'cosine') throw new Error(`fusedObjective: distance must be 'l2' or 'cosine', got '${String(distance)}'`);
+  if (options.weights !== undefined && distance !== 'cosine') throw new Error(`fusedObjective: weights are for distance 'cosine' only`);
   const L = structure.convs.length;
   const nParams = 2 * L + 2;
   if (model.params.length !== nParams) throw new Error(`fusedObjective: ${model.name} has ${model.params.length} parameters, its structure ${nParams}`);
@@ -108,10 +114,20 @@ export function fusedPlan(model: Model, shared: Tensor[], options: FusedObjectiv
   }
   const perm = new Int32Array(F);
   for (let c = 0; c < CL; c++) for (let hw = 0; hw < OHW; hw++) perm[c * OHW + hw] = hw * CL + c;
+  const sWd = f32(shared[2 * L]), sbd = f32(shared[2 * L + 1]);
+  let cosine: FusedPlan['cosine'] = null;
+  if (distance === 'cosine') {
+    const weights = options.weights ?? new Array<number>(nParams).fill(1);
+    if (weights.length !== nParams || !weights.every((w) => typeof w === 'number' && w >= 0 && Number.isFinite(w))) {
+      throw new Error(`fusedObjective: weights must be ${nParams} numbers >= 0 (one per parameter tensor), got ${JSON.stringify(options.weights)}`);
+    }
+    const all = [...layers.flatMap((ly) => [ly.sw, ly.sb]), sWd, sbd];
+    cosine = { weights: [...weights], sn: sharedNorm2(all, weights) };
+  }
   return {
     B, K, target, nImage, size, act: structure.activation, layers,
-    Wd: f32(model.params[2 * L]), bd: f32(model.params[2 * L + 1]), sWd: f32(shared[2 * L]), sbd: f32(shared[2 * L + 1]),
-    F, OHW, CL, perm,
+    Wd: f32(model.params[2 * L]), bd: f32(model.params[2 * L + 1]), sWd, sbd,
+    F, OHW, CL, perm, cosine,
   };
 }
 

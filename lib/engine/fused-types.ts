@@ -19,6 +19,14 @@ export interface FusedObjectiveOptions {
    * start (their shared build missing), one line on stderr says why and one thread runs.
    */
   threads?: 1 | 2;
+  /**
+   * The distance between the dummy's gradient and the shared one: 'l2' (default, DLG: the sum of squared
+   * differences over every parameter tensor) or 'cosine' (Inverting Gradients: 1 - the cosine of the two
+   * gradients as one long vector, fused-cosine.ts).
+   */
+  distance?: 'l2' | 'cosine';
+  /** 'cosine' only: a weight >= 0 per parameter tensor, in model.params order (default: all 1). */
+  weights?: number[];
 }
 
 export interface FusedObjective {

@@ -24,6 +24,8 @@
 import type { FusedObjective } from './fused-types';
 import type { FusedPlan } from './fused-plan';
 import type { WasmRuntime } from './wasm';
+import { cosineAdjoint } from './fused-cosine';
+import type { CosinePart } from './fused-cosine';
 
 const ACT_CODE = { sigmoid: 0, tanh: 1, relu: 2 } as const;
 /** Fields of the loss record (lib/engine/assembly/loss.ts), in order; the first three are not offsets. */
@@ -118,6 +120,18 @@ export function wasmObjective(plan: FusedPlan, rt: WasmRuntime): FusedObjective 
     i32.set(LOSS_FIELDS.map((k, i) => (i < 3 ? rec[k] : base + rec[k])), (base + recAt) / 4);
   };
 
+  /** The parameter tensors' shared gradient and gbar buffers, in model.params order, as views of the memory now. */
+  const cosineParts = (base: number): CosinePart[] => {
+    const f32 = rt.f32(), f64 = rt.f64();
+    const v32 = (at: number, n: number) => f32.subarray((base + at) / 4, (base + at) / 4 + n);
+    const v64 = (at: number, n: number) => f64.subarray((base + at) / 8, (base + at) / 8 + n);
+    return [
+      ...layers.flatMap((ly) => [{ s: v32(ly.sw, ly.KK * ly.CO), gbar: v32(ly.gbarW, ly.KK * ly.CO) }, { s: v32(ly.sb, ly.CO), gbar: v64(ly.gbarB, ly.CO) }]),
+      { s: v32(dense.sWd, F * K), gbar: v32(dense.gbar, F * K) },
+      { s: v32(rec.sbd, K), gbar: v64(rec.gbd, K) },
+    ];
+  };
+
   const evaluate = (x: Float64Array, grad: Float64Array): number => {
     if (x.length !== size || grad.length !== size) {
       throw new Error(`fusedObjective: x and grad must hold ${size} values, got ${x.length} and ${grad.length}`);
@@ -145,12 +159,14 @@ export function wasmObjective(plan: FusedPlan, rt: WasmRuntime): FusedObjective 
       ex.gemm(at(ly.col), 1, ly.KK, at(ly.dz), ly.CO, at(ly.gW), ly.CO, ly.KK, ly.CO, ly.P, 0);
       D += ex.squaredDistance(at(ly.gW), at(ly.sw), at(ly.gbarW), ly.KK * ly.CO);
       D += ex.biasDistance(at(ly.dz), ly.P, ly.CO, at(ly.sb), at(ly.gbarB));
-      ex.transpose(at(ly.gbarW), ly.KK, ly.CO, at(ly.gbarWT));
       if (l > 0) {
         ex.gemm(at(ly.dz), ly.CO, 1, at(ly.wT), ly.KK, at(dcol), ly.KK, ly.P, ly.KK, ly.CO, 0);
         ex.col2im(at(dcol), at(ly.geom), at(layers[l - 1].da));
       }
     }
+    // the cosine distance instead: its adjoint over the gbar buffers (fused-cosine.ts)
+    if (plan.cosine !== null) D = cosineAdjoint(cosineParts(base), plan.cosine.weights, plan.cosine.sn);
+    for (const ly of layers) ex.transpose(at(ly.gbarW), ly.KK, ly.CO, at(ly.gbarWT));
     // ---- adjoint of the backward pass, layers 1..L
     for (let l = 0; l < L; l++) {
       const ly = layers[l];

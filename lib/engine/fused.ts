@@ -17,7 +17,9 @@
  *             G_d = f^T e,  g_d = sum_b e,  da_L = unflatten(e Wd^T)
  *             dz_l = da_l * s'(z_l);  G_l = bpFilter(a_{l-1}, dz_l);  g_l = sum_pixels dz_l;
  *             da_{l-1} = bpInput(dz_l, W_l)                  (l > 1)
- *   objective D = sum over the 2L+2 parameter tensors of ||G - S||^2 (S: the shared gradient)
+ *   objective D = sum over the 2L+2 parameter tensors of ||G - S||^2 (S: the shared gradient);
+ *             with distance 'cosine', 1 - cos(G, S) over all of them at once (fused-cosine.ts: it
+ *             replaces D and the Gbar below after the backward pass; the rest is the same)
  *
  * Gradient of D (reverse mode through the backward pass, then through the forward pass). Bars are
  * adjoints dD/d(.); every parameter-gradient tensor starts with  Gbar = 2 (G - S).
