@@ -25,17 +25,13 @@ import { disposeModel } from '../../lib/models/model';
 import { fusedObjective } from '../../lib/engine/fused';
 import type { FusedObjective } from '../../lib/engine/fused';
 import { createRng, uniformArray } from '../../lib/rng';
+import { median } from '../../lib/analysis/stats';
 import type { Tensor4D } from '@tensorflow/tfjs';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(name);
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
 }
-
-const median = (v: number[]) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** A block of evaluations lasting at least minMs: [wall ms, CPU ms] per evaluation. */
 function block(f: FusedObjective, x: Float64Array, grad: Float64Array, minMs: number): [number, number] {

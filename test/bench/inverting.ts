@@ -13,6 +13,7 @@ import { invertingGradients, DEFAULT_INVERTING } from '../../lib/attacks/inverti
 import { score, imageAt } from '../../lib/analysis/score';
 import { digitsSplit, digitsLenet } from '../../lib/experiments/train-defended';
 import { engineInfo } from '../../lib/engine';
+import { median } from '../../lib/analysis/stats';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -24,11 +25,6 @@ function arg(name: string, dflt: number): number {
   }
   return v;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 function main(): void {
   const digits = arg('digits', 4);

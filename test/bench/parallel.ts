@@ -15,6 +15,7 @@ import { runParallel } from '../../lib/experiments/parallel';
 import type { AttackImageJob, AttackImageResult } from '../../lib/experiments/attack-image';
 import { loadImage } from '../../lib/data/image';
 import { engineInfo } from '../../lib/engine';
+import { median } from '../../lib/analysis/stats';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(name);
@@ -53,10 +54,6 @@ async function main(): Promise<void> {
       console.log(`round ${r + 1}, ${w} worker(s): ${s.toFixed(2)} s wall, ${cpu[w][r].toFixed(2)} s CPU (${results.reduce((a, x) => a + x.evals, 0)} evaluations)`);
     }
   }
-  const median = (v: number[]) => {
-    const t = [...v].sort((a, b) => a - b);
-    return t.length % 2 ? t[t.length >> 1] : (t[t.length / 2 - 1] + t[t.length / 2]) / 2;
-  };
   console.log(`speedup with ${workers} workers: ${(median(times[1]) / median(times[workers])).toFixed(2)}x (median ${median(times[1]).toFixed(2)} s vs ${median(times[workers]).toFixed(2)} s wall); CPU time ${workers} workers / 1: ${(median(cpu[workers]) / median(cpu[1])).toFixed(2)}; results identical across worker counts: ${identical}`);
 }
 
