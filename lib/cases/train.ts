@@ -39,6 +39,10 @@ import { stackImages } from './case';
 import { parseDefense, defenseSeed, dpParameters } from '../defenses';
 import type { Defense, NamedDefense, PerExampleDefense } from '../defenses';
 import { perExampleGradients } from '../models/per-example';
+import { convStackPass } from '../engine/fused-train';
+import type { ConvStackPass } from '../engine/fused-train';
+import { convStackOf } from '../engine/fused';
+import { wasmRuntime, wasmStatus } from '../engine/wasm';
 import { dpSgdPrivacy } from '../defenses/accountant';
 import type { DpSgdPrivacy, Sampling } from '../defenses/accountant';
 import type { Img } from '../data/image';
@@ -92,7 +96,17 @@ export interface TrainOptions {
   sampling?: Sampling;
   /** The delta at which a DP-SGD run's epsilon is reported (`privacy`). Default 1e-5. */
   delta?: number;
+  /**
+   * What computes the gradients: 'tfjs' (autodiff on the model's tensors, any model), 'fused' (conv-stack
+   * models such as LeNet, on flat float32 arrays: the wasm first-order pass of lib/engine/fused-train.ts,
+   * ~8x faster on the 8x8 digits; the same training to float32 rounding), or 'auto' (default): 'fused'
+   * where the model has a conv-stack structure and the wasm kernels load, else 'tfjs'.
+   */
+  engine?: TrainEngine;
 }
+
+/** See TrainOptions.engine. */
+export type TrainEngine = 'auto' | 'tfjs' | 'fused';
 
 export interface TrainResult {
   /** Mean training loss per epoch. */
@@ -214,6 +228,13 @@ export function trainWithDefense(options: TrainOptions): TrainResult {
   if (sampling !== 'shuffle' && sampling !== 'poisson') throw new Error(`sampling must be 'shuffle' or 'poisson', got '${sampling}'`);
   const delta = options.delta ?? DEFAULT_DELTA;
   if (!(delta > 0 && delta < 1)) throw new Error(`delta must be in (0, 1), got ${delta}`);
+  const engine = options.engine ?? 'auto';
+  if (engine !== 'auto' && engine !== 'tfjs' && engine !== 'fused') throw new Error(`engine must be 'auto', 'tfjs' or 'fused', got '${String(engine)}'`);
+  const fusable = convStackOf(model) !== null && wasmRuntime() !== null;
+  if (engine === 'fused' && !fusable) {
+    throw new Error(`engine 'fused': ${convStackOf(model) === null ? `${model.name} has no conv-stack structure (lib/models/model.ts)` : `the wasm kernels did not load (${wasmStatus().reason})`}; use 'tfjs' or 'auto'`);
+  }
+  const useFused = engine !== 'tfjs' && fusable;
   const defense: Defense = typeof options.defense === 'string' ? parseDefense(options.defense) : options.defense ?? parseDefense('none');
   const perExample: PerExampleDefense | undefined = (defense as Partial<NamedDefense>).perExample;
   const dp = dpParameters(defense);
@@ -224,54 +245,17 @@ export function trainWithDefense(options: TrainOptions): TrainResult {
 
   const shuffleRng = createRng(seed);
   const defenseRng = createRng(defenseSeed(seed));
-  const params = model.params; // replaced entry by entry below
-  const velocity: Tensor[] | null = momentum > 0 ? params.map((p) => tf.zerosLike(p)) : null;
-  const lossAndGrads = tf.valueAndGrads((...p: Tensor[]) => crossEntropy(model.forward(currentX, p), currentY));
-  let currentX: Tensor4D;
-  let currentY: Tensor2D;
-  const batchOf = (ids: number[]) => {
-    currentX = stackImages(ids.map((i) => images[i]));
-    currentY = oneHotRows(ids.map((i) => labels[i]), model.numClasses);
-  };
-
-  /** The shared gradient of one minibatch (null: an empty Poisson batch under a batch-gradient defense, no step) and its loss. */
-  const sharedGradient = (ids: number[], where: string): { shared: Tensor[] | null; loss: number } => {
-    if (perExample) {
-      // DP-SGD: per-example gradients, clipped and noised by the defense; the loss only for the report
-      let rows: Tensor[];
-      let loss = NaN;
-      if (ids.length === 0) {
-        rows = params.map((p) => tf.zeros([0, ...p.shape]));
-      } else {
-        rows = tf.tidy(() => {
-          batchOf(ids);
-          loss = crossEntropy(model.forward(currentX, params), currentY).dataSync()[0];
-          return perExampleGradients(model, currentX, currentY);
-        });
-      }
-      try {
-        return { shared: perExample(rows, defenseRng, sampling === 'poisson' ? { denominator: batchSize } : {}), loss };
-      } catch (e) {
-        throw new Error(`${where}: ${(e as Error).message} (training diverged? lower lr)`);
-      } finally {
-        tf.dispose(rows);
-      }
-    }
-    if (ids.length === 0) return { shared: null, loss: NaN };
-    // The true minibatch gradient (what the client computes) and its loss, then what the server receives: the defended gradient.
-    const { value, grads } = tf.tidy(() => {
-      batchOf(ids);
-      return lossAndGrads(params);
-    });
-    const loss = value.dataSync()[0];
+  const aggregate = sampling === 'poisson' ? { denominator: batchSize } : {};
+  /** What the server steps with: the defended batch gradient, or the per-example defense's aggregate of the rows. */
+  const defend = (where: string): Defend => (gradients) => {
     try {
-      return { shared: defense(grads, defenseRng), loss };
+      return perExample ? perExample(gradients, defenseRng, aggregate) : defense(gradients, defenseRng);
     } catch (e) {
       throw new Error(`${where}: ${(e as Error).message} (training diverged? lower lr)`);
-    } finally {
-      tf.dispose([value, ...grads]);
     }
   };
+  const settings: StepSettings = { perExample: perExample !== undefined, lr, momentum };
+  const stepper = useFused ? fusedStepper(model, images, labels, settings) : tfjsStepper(model, images, labels, settings);
 
   const result: TrainResult = { losses: [], accuracy: [], trainAccuracy: [], epochs: [], steps: 0, seconds: 0 };
   try {
@@ -287,32 +271,18 @@ export function trainWithDefense(options: TrainOptions): TrainResult {
       let lossSum = 0;
       let lossCount = 0;
       for (const ids of batches) {
-        const { shared, loss } = sharedGradient(ids, `epoch ${epoch}, step ${result.steps + 1}`);
+        const { loss, stepped } = stepper.step(ids, defend(`epoch ${epoch}, step ${result.steps + 1}`));
         if (ids.length > 0) {
           lossSum += loss;
           lossCount++;
         }
-        if (shared === null) continue;
-        // W <- W - lr * v, v <- m v + g (or v = g without momentum); new tensors, old ones disposed.
-        for (let i = 0; i < params.length; i++) {
-          const old = params[i];
-          if (velocity) {
-            const oldV = velocity[i];
-            velocity[i] = tf.tidy(() => tf.add(tf.mul(oldV, momentum), shared[i]));
-            oldV.dispose();
-            params[i] = tf.tidy(() => tf.sub(old, tf.mul(velocity![i], lr)));
-          } else {
-            params[i] = tf.tidy(() => tf.sub(old, tf.mul(shared[i], lr)));
-          }
-          old.dispose();
-        }
-        tf.dispose(shared);
-        result.steps++;
+        if (stepped) result.steps++;
       }
+      stepper.sync();
       const seconds = (Date.now() - t0) / 1000;
       result.seconds += seconds;
-      const trainAccuracy = accuracy(model, images, labels);
-      const testAccuracy = test ? accuracy(model, test.images, test.labels) : NaN;
+      const trainAccuracy = stepper.accuracy(images, labels);
+      const testAccuracy = test ? stepper.accuracy(test.images, test.labels) : NaN;
       const stats: EpochStats = { epoch, loss: lossCount > 0 ? lossSum / lossCount : NaN, trainAccuracy, testAccuracy, seconds };
       result.epochs.push(stats);
       result.losses.push(stats.loss);
@@ -321,10 +291,206 @@ export function trainWithDefense(options: TrainOptions): TrainResult {
       onEpoch?.(stats);
     }
   } finally {
-    if (velocity) tf.dispose(velocity);
+    stepper.sync();
+    stepper.dispose();
   }
   if (dp !== null) {
     result.privacy = dpSgdPrivacy({ ...dp, sampling, examples: n, batchSize: Math.min(batchSize, n), steps: result.steps, epochs, delta });
   }
   return result;
+}
+
+/** The defended gradient the server steps with, from the batch gradient or (per-example defense) the rows. */
+type Defend = (gradients: Tensor[]) => Tensor[];
+
+interface StepSettings {
+  /** The defense works on per-example rows [batch, ...shape] (DP-SGD), not on the batch gradient. */
+  perExample: boolean;
+  lr: number;
+  momentum: number;
+}
+
+/** One engine's SGD: a step on a minibatch, the model's parameters brought up to date, accuracy. */
+interface Stepper {
+  /** The minibatch's loss (NaN for an empty one) and whether a step was taken (an empty batch under a batch defense takes none). */
+  step(ids: number[], defend: Defend): { loss: number; stepped: boolean };
+  /** Write the current parameters into model.params (new tensors; the old ones disposed). */
+  sync(): void;
+  /** Fraction of `images` whose predicted class is the label, at the current parameters. */
+  accuracy(images: Img[], labels: number[]): number;
+  dispose(): void;
+}
+
+/** tfjs autodiff on the model's tensors: any model. The parameters are replaced after every step. */
+function tfjsStepper(model: Model, images: Img[], labels: number[], o: StepSettings): Stepper {
+  const params = model.params; // replaced entry by entry below
+  const velocity: Tensor[] | null = o.momentum > 0 ? params.map((p) => tf.zerosLike(p)) : null;
+  let currentX: Tensor4D;
+  let currentY: Tensor2D;
+  const lossAndGrads = tf.valueAndGrads((...p: Tensor[]) => crossEntropy(model.forward(currentX, p), currentY));
+  const batchOf = (ids: number[]) => {
+    currentX = stackImages(ids.map((i) => images[i]));
+    currentY = oneHotRows(ids.map((i) => labels[i]), model.numClasses);
+  };
+  /** The shared gradient of one minibatch (null: an empty batch under a batch-gradient defense, no step) and its loss. */
+  const shared = (ids: number[], defend: Defend): { shared: Tensor[] | null; loss: number } => {
+    if (o.perExample) {
+      // DP-SGD: per-example gradients, clipped and noised by the defense; the loss only for the report
+      let loss = NaN;
+      const rows = ids.length === 0 ? params.map((p) => tf.zeros([0, ...p.shape])) : tf.tidy(() => {
+        batchOf(ids);
+        loss = crossEntropy(model.forward(currentX, params), currentY).dataSync()[0];
+        return perExampleGradients(model, currentX, currentY);
+      });
+      try {
+        return { shared: defend(rows), loss };
+      } finally {
+        tf.dispose(rows);
+      }
+    }
+    if (ids.length === 0) return { shared: null, loss: NaN };
+    // the true minibatch gradient (what the client computes) and its loss, then what the server receives
+    const { value, grads } = tf.tidy(() => {
+      batchOf(ids);
+      return lossAndGrads(params);
+    });
+    const loss = value.dataSync()[0];
+    try {
+      return { shared: defend(grads), loss };
+    } finally {
+      tf.dispose([value, ...grads]);
+    }
+  };
+  return {
+    step(ids, defend) {
+      const { shared: g, loss } = shared(ids, defend);
+      if (g === null) return { loss, stepped: false };
+      // W <- W - lr * v, v <- m v + g (or v = g without momentum); new tensors, old ones disposed.
+      for (let i = 0; i < params.length; i++) {
+        const old = params[i];
+        if (velocity) {
+          const oldV = velocity[i];
+          velocity[i] = tf.tidy(() => tf.add(tf.mul(oldV, o.momentum), g[i]));
+          oldV.dispose();
+          params[i] = tf.tidy(() => tf.sub(old, tf.mul(velocity![i], o.lr)));
+        } else {
+          params[i] = tf.tidy(() => tf.sub(old, tf.mul(g[i], o.lr)));
+        }
+        old.dispose();
+      }
+      tf.dispose(g);
+      return { loss, stepped: true };
+    },
+    sync() {},
+    accuracy: (imgs, labs) => accuracy(model, imgs, labs),
+    dispose() {
+      if (velocity) tf.dispose(velocity);
+    },
+  };
+}
+
+/** Images and one-hot rows of a minibatch as flat arrays. */
+function flatBatch(images: Img[], labels: number[], ids: number[], K: number): { x: Float32Array; t: Float32Array } {
+  const n = images[0].data.length;
+  const x = new Float32Array(ids.length * n);
+  const t = new Float32Array(ids.length * K);
+  ids.forEach((id, b) => {
+    x.set(images[id].data, b * n);
+    t[b * K + labels[id]] = 1;
+  });
+  return { x, t };
+}
+
+/**
+ * The conv-stack models' SGD on flat float32 arrays: the minibatch gradient from the wasm first-order
+ * pass (lib/engine/fused-train.ts) or its per-example rows (DP-SGD), the defense on
+ * tensors made from them, and the update W <- W - lr v, v <- m v + g in float32 with the rounding of the
+ * tfjs ops above (each product and sum rounded to float32). model.params is written at sync().
+ */
+function fusedStepper(model: Model, images: Img[], labels: number[], o: StepSettings): Stepper {
+  const K = model.numClasses;
+  const shapes = model.params.map((p) => p.shape);
+  const params = model.params.map((p) => Float32Array.from(p.dataSync()));
+  const velocity = o.momentum > 0 ? params.map((p) => new Float32Array(p.length)) : null;
+  const grads = params.map((p) => new Float32Array(p.length));
+  const m32 = Math.fround(o.momentum), lr32 = Math.fround(o.lr); // the scalars tf.mul makes float32 tensors of
+  const passes = new Map<number, ConvStackPass>();
+  const passFor = (B: number): ConvStackPass => {
+    let pass = passes.get(B);
+    if (pass === undefined) {
+      pass = convStackPass(model, B)!;
+      passes.set(B, pass);
+    }
+    return pass;
+  };
+  let dirty = false;
+  return {
+    step(ids, defend) {
+      let loss = NaN;
+      let input: Tensor[];
+      if (o.perExample) {
+        if (ids.length === 0) {
+          input = shapes.map((s) => tf.zeros([0, ...s]));
+        } else {
+          const { x, t } = flatBatch(images, labels, ids, K);
+          const rows = params.map((p) => new Float32Array(ids.length * p.length));
+          loss = passFor(ids.length).perExample(params, x, t, rows);
+          input = rows.map((v, i) => tf.tensor(v, [ids.length, ...shapes[i]], 'float32'));
+        }
+      } else {
+        if (ids.length === 0) return { loss, stepped: false };
+        const { x, t } = flatBatch(images, labels, ids, K);
+        loss = passFor(ids.length).gradient(params, x, t, grads);
+        input = grads.map((v, i) => tf.tensor(v, shapes[i], 'float32'));
+      }
+      let shared: Float32Array[];
+      try {
+        const g = defend(input);
+        shared = g.map((t) => t.dataSync() as Float32Array); // read before anything is disposed (g may be input)
+        tf.dispose(g);
+      } finally {
+        tf.dispose(input);
+      }
+      const f = Math.fround;
+      for (let i = 0; i < params.length; i++) {
+        const W = params[i], s = shared[i];
+        if (velocity) {
+          const v = velocity[i];
+          for (let j = 0; j < W.length; j++) {
+            v[j] = f(m32 * v[j]) + s[j];
+            W[j] -= f(v[j] * lr32);
+          }
+        } else {
+          for (let j = 0; j < W.length; j++) W[j] -= f(s[j] * lr32);
+        }
+      }
+      dirty = true;
+      return { loss, stepped: true };
+    },
+    sync() {
+      if (!dirty) return;
+      model.params.forEach((old, i) => {
+        model.params[i] = tf.tensor(params[i], shapes[i], 'float32');
+        old.dispose();
+      });
+      dirty = false;
+    },
+    accuracy(imgs, labs) {
+      const chunk = 256;
+      let hits = 0;
+      for (let s = 0; s < imgs.length; s += chunk) {
+        const ids = Array.from({ length: Math.min(chunk, imgs.length - s) }, (_, i) => s + i);
+        const { x } = flatBatch(imgs, labs, ids, K);
+        const out = new Float32Array(ids.length * K);
+        passFor(ids.length).logits(params, x, out);
+        ids.forEach((id, b) => {
+          let best = 0;
+          for (let k = 1; k < K; k++) if (out[b * K + k] > out[b * K + best]) best = k;
+          hits += best === labs[id] ? 1 : 0;
+        });
+      }
+      return hits / imgs.length;
+    },
+    dispose() {},
+  };
 }

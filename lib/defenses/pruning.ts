@@ -20,6 +20,38 @@ export function prunedCount(ratio: number, n: number): number {
   return Math.min(n, Math.round(ratio * n));
 }
 
+/** Tensors up to this many entries sort packed keys (magnitude bits, index); larger ones sort indices with a comparator. */
+const INDEX_SPAN = 2 ** 21;
+
+/**
+ * Reorder distinct `keys` so that the k smallest come first (in some order): quickselect with the
+ * median of three as pivot, O(n) on average.
+ */
+function selectSmallest(keys: Float64Array, k: number): void {
+  let lo = 0, hi = keys.length - 1;
+  while (hi > lo) {
+    const mid = (lo + hi) >> 1;
+    const a = keys[lo], b = keys[mid], c = keys[hi];
+    const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (keys[i] < pivot) i++;
+      while (keys[j] > pivot) j--;
+      if (i <= j) {
+        const t = keys[i];
+        keys[i] = keys[j];
+        keys[j] = t;
+        i++;
+        j--;
+      }
+    }
+    // now keys[lo..j] <= pivot <= keys[i..hi], and j < i
+    if (k - 1 <= j) hi = j;
+    else if (k - 1 >= i) lo = i;
+    else return;
+  }
+}
+
 /** A new array: `values` with its `ratio` fraction of smallest-magnitude entries set to zero. */
 export function pruneArray(values: Float32Array, ratio: number): Float32Array {
   const n = values.length;
@@ -29,6 +61,16 @@ export function pruneArray(values: Float32Array, ratio: number): Float32Array {
   if (k === n) return out.fill(0);
   const mag = new Float32Array(n);
   for (let j = 0; j < n; j++) mag[j] = Math.abs(values[j]);
+  if (n <= INDEX_SPAN) {
+    // One number per entry orders by magnitude, then index: a float32 >= 0's bits (31 of them) grow with
+    // its value, so bits * 2^21 + index (< 2^52) is exact in a float64, and the k smallest keys are the entries to prune.
+    const bits = new Uint32Array(mag.buffer);
+    const keys = new Float64Array(n);
+    for (let j = 0; j < n; j++) keys[j] = bits[j] * INDEX_SPAN + j;
+    selectSmallest(keys, k);
+    for (let j = 0; j < k; j++) out[keys[j] % INDEX_SPAN] = 0;
+    return out;
+  }
   const order = new Uint32Array(n);
   for (let j = 0; j < n; j++) order[j] = j;
   order.sort((a, b) => mag[a] - mag[b] || a - b); // O(n log n); ties by index

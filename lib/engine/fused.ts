@@ -115,13 +115,14 @@ export function fusedObjective(model: Model, shared: Tensor[], options: FusedObj
   }
   const threads = options.threads ?? 1;
   if (threads !== 1 && threads !== 2) throw new Error(`fusedObjective: threads must be 1 or 2, got ${String(threads)}`);
-  let rt = kernels !== 'wasm' ? null : threads === 2 ? threadedRuntime() : wasmRuntime();
-  if (kernels === 'wasm' && rt === null) {
+  /** threads: 2 where the two-thread kernels cannot start: one line on stderr (once per thread), and one thread. */
+  const oneThread = () => {
     if (!warnedThreads) {
-      warnedThreads = true; // once per thread
+      warnedThreads = true;
       process.stderr.write(`fusedObjective: threads 2 cannot start here (${threadsStatus().reason}); one thread runs, with the same numbers\n`);
     }
-    rt = wasmRuntime();
-  }
+    return wasmRuntime();
+  };
+  const rt = kernels !== 'wasm' ? null : threads === 2 ? threadedRuntime() ?? oneThread() : wasmRuntime();
   return rt !== null ? wasmObjective(plan, rt) : jsObjective(plan);
 }
