@@ -15,8 +15,13 @@
  * createRng(seed), the defense from createRng(defenseSeed(seed)) (one stream for the whole run).
  * Every tensor op runs in tf.tidy: the number of live tensors is the same after every epoch.
  *
+ * Two engines compute the gradients (`engine`): tfjs autodiff on the model's tensors (any model), and
+ * for LeNet the wasm first-order pass on flat float32 arrays (lib/engine/fused-train.ts, the default
+ * where it loads), which writes the parameters back into the model after every epoch. They train the
+ * same to float32 rounding (test/fused-train.test.ts: the same held-out accuracy every epoch).
+ *
  * The paper's sigmoid LeNet with U(-0.5, 0.5) weights trains fine at DLG's small sizes: on the 8x8
- * digits, SGD with lr 0.1 and momentum 0.9 reaches ~96% held-out accuracy in 20 epochs (~3 s), so
+ * digits, SGD with lr 0.1 and momentum 0.9 reaches ~96% held-out accuracy in 20 epochs, so
  * lib/experiments/train-defended.ts keeps it (the trained and the attacked model are the same family).
  *
  * DP-SGD (Abadi et al. 2016): with a per-example defense ('dp:C:SIGMA', 'clip:C', lib/defenses/dp.ts)
@@ -98,8 +103,8 @@ export interface TrainOptions {
   delta?: number;
   /**
    * What computes the gradients: 'tfjs' (autodiff on the model's tensors, any model), 'fused' (conv-stack
-   * models such as LeNet, on flat float32 arrays: the wasm first-order pass of lib/engine/fused-train.ts,
-   * ~8x faster on the 8x8 digits; the same training to float32 rounding), or 'auto' (default): 'fused'
+   * models such as LeNet, on flat float32 arrays: the wasm first-order pass of lib/engine/fused-train.ts;
+   * the same training to float32 rounding, test/bench/train.ts times both), or 'auto' (default): 'fused'
    * where the model has a conv-stack structure and the wasm kernels load, else 'tfjs'.
    */
   engine?: TrainEngine;

@@ -7,11 +7,11 @@
  * G_l = bpFilter(a_{l-1}, dz_l), g_l = sum over pixels of dz_l, da_{l-1} = bpInput(dz_l, W_l).
  * The parameters are given with every call (training changes them every step), not fixed at build.
  *
- * Why: tfjs autodiff of one LeNet step on the 8x8 digits (batch 32) costs ~2.3 ms here, mostly
- * kernel launches and the JS convolution loops; this pass runs the same products as float32 SIMD
- * matrix products. Precision as the fused objective's wasm kernels: float32 products (blocks of 64,
- * then summed), softmax, cross-entropy, e and the bias sums in float64, so the gradient equals tfjs's
- * to float32 rounding (test/fused-train.test.ts: <= 1e-5 relative, and whole training runs).
+ * Why: tfjs autodiff of a LeNet step on the 8x8 digits is mostly kernel launches and JS convolution
+ * loops; this pass runs the same products as float32 SIMD matrix products (test/bench/train.ts times
+ * whole training runs both ways). Precision as the fused objective's wasm kernels: float32 products
+ * (blocks of 64, then summed); softmax, cross-entropy, e and the bias sums in float64. So the gradient
+ * equals tfjs's to float32 rounding (test/fused-train.test.ts: <= 1e-5 relative, and whole training runs).
  *
  *   const pass = convStackPass(model, 32);              // null: no conv-stack structure or no wasm
  *   const loss = pass!.gradient(params, x, target, grads);   // params, grads: model.params order
@@ -20,14 +20,10 @@
  */
 import { tf } from '.';
 import { convStackOf } from './fused-plan';
-import { wasmRuntime } from './wasm';
+import { wasmRuntime, GEOMETRY_LENGTH, geometryRecord } from './wasm';
 import type { WasmRuntime } from './wasm';
-import { GEOMETRY_LENGTH } from './fused-wasm';
+import { ACT_CODE, LOSS_FIELDS, allocator } from './fused-wasm';
 import type { Model } from '../models/model';
-
-const ACT_CODE = { sigmoid: 0, tanh: 1, relu: 2 } as const;
-/** The loss record's fields (lib/engine/assembly/loss.ts), in order; the first three are not offsets. */
-const LOSS_FIELDS = ['B', 'K', 'joint', 'logits', 'bd', 'sbd', 'gbd', 'labelIn', 'labelGrad', 'p', 't', 'cSum', 'e', 'e32', 'ebar32', 'obar32'] as const;
 
 export interface ConvStackPass {
   /** The batch size this pass is laid out for. */
@@ -48,17 +44,6 @@ export interface ConvStackPass {
   loss(params: Float32Array[], x: Float32Array, target: ArrayLike<number>): number;
   /** The logits o = f Wd + bd [B, classes] (float32) of x into out. */
   logits(params: Float32Array[], x: Float32Array, out: Float32Array): void;
-}
-
-/** Byte offsets of consecutive 64-byte-aligned buffers, from 0 (relative to the workspace base). */
-function allocator() {
-  let top = 0;
-  const take = (bytes: number) => {
-    const at = top;
-    top += Math.ceil(bytes / 64) * 64;
-    return at;
-  };
-  return { f32: (n: number) => take(4 * n), f64: (n: number) => take(8 * n), i32: (n: number) => take(4 * n), size: () => top };
 }
 
 /**
@@ -137,11 +122,7 @@ export function convStackPass(model: Model, batch: number, rt: WasmRuntime | nul
     const f32 = rt.f32(), i32 = rt.i32();
     const at = (offset: number) => base + offset;
     if (!intact) {
-      for (const ly of layers) {
-        const { info } = ly;
-        i32.set([info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth,
-          info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left], at(ly.geom) / 4);
-      }
+      for (const ly of layers) i32.set(geometryRecord(ly.info), at(ly.geom) / 4);
       i32.set(LOSS_FIELDS.map((k, i) => (i < 3 ? rec[k] : at(rec[k]))), at(recAt) / 4);
       f32.fill(0, at(rec.sbd) / 4, at(rec.sbd) / 4 + K);
       for (const ly of layers) f32.fill(0, at(ly.sb) / 4, at(ly.sb) / 4 + ly.CO);

@@ -23,18 +23,18 @@
  */
 import type { FusedObjective } from './fused-types';
 import type { FusedPlan } from './fused-plan';
+import { GEOMETRY_LENGTH, geometryRecord } from './wasm';
 import type { WasmRuntime } from './wasm';
 import { cosineAdjoint } from './fused-cosine';
 import type { CosinePart } from './fused-cosine';
 
-const ACT_CODE = { sigmoid: 0, tanh: 1, relu: 2 } as const;
+/** The kernels' activation codes (lib/engine/assembly/pointwise.ts). */
+export const ACT_CODE = { sigmoid: 0, tanh: 1, relu: 2 } as const;
 /** Fields of the loss record (lib/engine/assembly/loss.ts), in order; the first three are not offsets. */
-const LOSS_FIELDS = ['B', 'K', 'joint', 'logits', 'bd', 'sbd', 'gbd', 'labelIn', 'labelGrad', 'p', 't', 'cSum', 'e', 'e32', 'ebar32', 'obar32'] as const;
-/** Fields of a convolution geometry record (lib/engine/assembly/conv.ts), in order. */
-export const GEOMETRY_LENGTH = 12;
+export const LOSS_FIELDS = ['B', 'K', 'joint', 'logits', 'bd', 'sbd', 'gbd', 'labelIn', 'labelGrad', 'p', 't', 'cSum', 'e', 'e32', 'ebar32', 'obar32'] as const;
 
 /** Byte offsets of consecutive 64-byte-aligned buffers, from 0 (relative to the workspace base). */
-function allocator() {
+export function allocator() {
   let top = 0;
   const take = (bytes: number) => {
     const at = top;
@@ -99,9 +99,7 @@ export function wasmObjective(plan: FusedPlan, rt: WasmRuntime): FusedObjective 
   const load = (base: number) => {
     const f32 = rt.f32(), i32 = rt.i32(), f64 = rt.f64();
     for (const ly of layers) {
-      const { info } = ly.pl;
-      i32.set([info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth,
-        info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left], (base + ly.geom) / 4);
+      i32.set(geometryRecord(ly.pl.info), (base + ly.geom) / 4);
       f32.set(ly.pl.w, (base + ly.w) / 4);
       ex.transpose(base + ly.w, ly.KK, ly.CO, base + ly.wT);
       f32.set(ly.pl.b, (base + ly.b) / 4);

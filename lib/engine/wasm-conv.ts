@@ -12,7 +12,7 @@
  * 64 products); the JS kernels accumulate in float64. Each function returns null where the wasm
  * kernels are not available (DLG_WASM=0, or no built module): the caller runs the JS kernel.
  */
-import { wasmRuntime } from './wasm';
+import { wasmRuntime, geometryRecord } from './wasm';
 import type { WasmRuntime } from './wasm';
 import { tf } from './backend';
 
@@ -38,8 +38,7 @@ function geometry(info: Conv2DInfo): Geometry {
     && info.padInfo.top === 0 && info.padInfo.left === 0 && info.outHeight === info.inHeight && info.outWidth === info.inWidth;
   return {
     P, KK, CO: info.outChannels, nIn: info.batchSize * info.inHeight * info.inWidth * info.inChannels, pointwise,
-    record: [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth,
-      info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left],
+    record: geometryRecord(info),
   };
 }
 

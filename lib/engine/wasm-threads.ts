@@ -26,9 +26,8 @@
  */
 import * as path from 'path';
 import { Worker } from 'worker_threads';
-import { compileWasm, instantiate, runtimeOf, sharedMemory, SHARED_WASM_FILE } from './wasm';
+import { compileWasm, instantiate, runtimeOf, sharedMemory, SHARED_WASM_FILE, GEOMETRY_LENGTH } from './wasm';
 import type { WasmExports, WasmMemory, WasmRuntime } from './wasm';
-import { GEOMETRY_LENGTH } from './fused-wasm';
 
 /** Fields of the control block (int32 indices). FAILED: the helper failed; its message follows the arguments. */
 export const CTRL = { SEQ: 0, DONE: 1, FN: 2, READY: 3, ARGC: 4, FAILED: 5 } as const;

@@ -72,6 +72,18 @@ export const WASM_FILE = path.join(__dirname, 'kernels.wasm');
  */
 export const SHARED_WASM_FILE = path.join(__dirname, 'kernels-shared.wasm');
 
+/** Fields of a convolution geometry record (lib/engine/assembly/conv.ts), in order. */
+export const GEOMETRY_LENGTH = 12;
+
+/** A convolution's geometry record (tfjs's Conv2DInfo, NHWC), in the field order of lib/engine/assembly/conv.ts. */
+export function geometryRecord(info: {
+  batchSize: number; inHeight: number; inWidth: number; inChannels: number; outHeight: number; outWidth: number;
+  filterHeight: number; filterWidth: number; strideHeight: number; strideWidth: number; padInfo: { top: number; left: number };
+}): number[] {
+  return [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth,
+    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left];
+}
+
 export interface WasmRuntime {
   readonly exports: WasmExports;
   /**
