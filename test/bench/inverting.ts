@@ -14,17 +14,7 @@ import { score, imageAt } from '../../lib/analysis/score';
 import { digitsSplit, digitsLenet } from '../../lib/experiments/train-defended';
 import { engineInfo } from '../../lib/engine';
 import { median } from '../../lib/analysis/stats';
-
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return dflt;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < 1) {
-    console.error(`--${name} must be a positive integer, got ${process.argv[i + 1]}`);
-    process.exit(2);
-  }
-  return v;
-}
+import { positiveIntArg as arg } from './args';
 
 function main(): void {
   const digits = arg('digits', 4);

@@ -15,19 +15,9 @@ import { digitsSplit, digitsLenet, TRAIN_DEFAULTS } from '../../lib/experiments/
 import { disposeModel } from '../../lib/models/model';
 import { engineInfo } from '../../lib/engine';
 import { median } from '../../lib/analysis/stats';
+import { positiveIntArg as arg } from './args';
 import { pruneArray } from '../../lib/defenses/pruning';
 import { createRng } from '../../lib/rng';
-
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return dflt;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < 1) {
-    console.error(`--${name} must be a positive integer, got ${process.argv[i + 1]}`);
-    process.exit(2);
-  }
-  return v;
-}
 
 function main(): void {
   const rounds = arg('rounds', 2);
