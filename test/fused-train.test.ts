@@ -149,6 +149,33 @@ describe('trainWithDefense: the fused engine against tfjs autodiff', function ()
     });
   }
 
+  it('what the model and the defense are given stays what it was: clones of the parameters (onEpoch) and of a gradient (defense) do not change later', function () {
+    for (const engine of ['fused', 'tfjs'] as const) {
+      const model = lenet({ inputShape: [8, 8, 1], numClasses: 10, seed: 1, activation: 'sigmoid' });
+      const clones: Tensor[] = [];
+      const values: Float32Array[] = [];
+      // a defense that keeps a clone of the first gradient it is given
+      let firstGradient: Tensor | null = null;
+      let firstValues: Float32Array | null = null;
+      const keeping = (grads: Tensor[]) => {
+        if (firstGradient === null) {
+          firstGradient = grads[0].clone();
+          firstValues = Float32Array.from(grads[0].dataSync());
+        }
+        return grads.map((g) => g.clone());
+      };
+      trainWithDefense({ model, ...train, epochs: 2, batchSize: 32, lr: 0.1, momentum: 0.9, seed: 1, engine, defense: keeping, onEpoch: (st) => {
+        if (st.epoch === 1) model.params.forEach((p) => { clones.push(p.clone()); values.push(Float32Array.from(p.dataSync())); });
+      } });
+      clones.forEach((c, i) => assert.deepEqual(c.dataSync(), values[i], `${engine}: parameter ${i} changed after its epoch`));
+      assert.deepEqual(firstGradient!.dataSync(), firstValues, `${engine}: the gradient a defense was given changed after its step`);
+      tf.dispose(firstGradient!);
+      assert.notDeepEqual(model.params[0].dataSync(), values[0], 'the second epoch moved the parameters');
+      tf.dispose(clones);
+      disposeModel(model);
+    }
+  });
+
   it("'auto' is 'fused' for LeNet; 'fused' without a conv-stack structure and a bad engine are errors", function () {
     const auto = run('fused', { defense: 'none', epochs: 2 });
     const model = lenet({ inputShape: [8, 8, 1], numClasses: 10, seed: 1, activation: 'sigmoid' });

@@ -446,7 +446,7 @@ function fusedStepper(model: Model, images: Img[], labels: number[], o: StepSett
         if (ids.length === 0) return { loss, stepped: false };
         const { x, t } = flatBatch(images, labels, ids, K);
         loss = passFor(ids.length).gradient(params, x, t, grads);
-        input = grads.map((v, i) => tf.tensor(v, shapes[i], 'float32'));
+        input = grads.map((v, i) => tf.tensor(Float32Array.from(v), shapes[i], 'float32')); // copies: grads is reused next step
       }
       let shared: Float32Array[];
       try {
@@ -475,7 +475,8 @@ function fusedStepper(model: Model, images: Img[], labels: number[], o: StepSett
     sync() {
       if (!dirty) return;
       model.params.forEach((old, i) => {
-        model.params[i] = tf.tensor(params[i], shapes[i], 'float32');
+        // a copy: tf.tensor keeps the array it is given, and the steps go on updating params in place
+        model.params[i] = tf.tensor(Float32Array.from(params[i]), shapes[i], 'float32');
         old.dispose();
       });
       dirty = false;
