@@ -7,6 +7,7 @@
 import { strict as assert } from 'assert';
 import { tf } from '../lib/engine';
 import { convStackPass } from '../lib/engine/fused-train';
+import { fusedObjective } from '../lib/engine/fused';
 import { perExampleGradientsFlat } from '../lib/engine/per-example';
 import { wasmStatus } from '../lib/engine/wasm';
 import { lenet } from '../lib/models/lenet';
@@ -17,7 +18,7 @@ import type { ActivationName } from '../lib/models/model';
 import { loadDataset } from '../lib/data';
 import { trainWithDefense, trainTestSplit } from '../lib/cases/train';
 import type { LabelledImages, TrainOptions } from '../lib/cases/train';
-import { pruneArray } from '../lib/defenses/pruning';
+import { pruneArray, pruneBySort } from '../lib/defenses/pruning';
 import { createRng } from '../lib/rng';
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 
@@ -112,6 +113,35 @@ describe('fused first-order pass (LeNet training on wasm)', function () {
     disposeModel(model);
     disposeModel(mlp);
   });
+
+  it('the pass, the fused objective and the per-example gradients check parameter shapes against the structure alike', function () {
+    const model = lenet({ inputShape: [8, 8, 1], numClasses: 10, seed: 1 });
+    const good = model.params.slice();
+    const x = new Float32Array(2 * 64), t = new Float32Array(20);
+    const paths: [string, () => unknown][] = [
+      ['convStackPass', () => convStackPass(model, 2)],
+      ['fusedObjective', () => fusedObjective(model, good, { batchSize: 2, label: 'joint' })],
+      ['perExampleGradientsFlat', () => perExampleGradientsFlat(model, x, t, 2)],
+    ];
+    const bad: [number, number[], RegExp][] = [
+      [0, [3, 3, 1, 12], /.*: parameters of conv 1 do not match its structure/],
+      [3, [11], /.*: parameters of conv 2 do not match its structure/],
+      [6, [192, 10], /.*: dense layer is \[192,10\], its structure gives \[48, 10\]/],
+      [7, [9], /.*: dense layer is \[48,10\], its structure gives \[48, 10\]/],
+    ];
+    for (const [i, shape, message] of bad) {
+      const wrong = tf.zeros(shape);
+      model.params[i] = wrong;
+      for (const [who, run] of paths) assert.throws(run, new RegExp(`^Error: ${who}: ${message.source}`), `${who}, parameter ${i} ${JSON.stringify(shape)}`);
+      model.params[i] = good[i];
+      wrong.dispose();
+    }
+    model.params.pop();
+    for (const [who, run] of paths) assert.throws(run, new RegExp(`^Error: ${who}: .* has 7 parameters, its structure 8`), who);
+    model.params.push(good[7]);
+    assert.ok(convStackPass(model, 2) !== null);
+    disposeModel(model);
+  });
 });
 
 describe('trainWithDefense: the fused engine against tfjs autodiff', function () {
@@ -192,13 +222,11 @@ describe('trainWithDefense: the fused engine against tfjs autodiff', function ()
 
 describe('pruneArray: the selection of the smallest magnitudes', function () {
   /** The definition: sort the indices by magnitude, then index; zero the first round(ratio n). */
-  function bySort(values: Float32Array, ratio: number): Float32Array {
-    const n = values.length, k = Math.min(n, Math.round(ratio * n));
-    const out = Float32Array.from(values);
-    const order = Array.from({ length: n }, (_, j) => j).sort((a, b) => Math.abs(values[a]) - Math.abs(values[b]) || a - b);
-    for (let j = 0; j < k; j++) out[order[j]] = 0;
-    return out;
-  }
+  it('the sort it is checked against prunes the smallest magnitudes, ties by index', function () {
+    // |0| (2), |-0| (3), then |-1| (1) before |1| (4): the lower index goes first; a pruned entry is +0
+    const out = pruneBySort(Float32Array.from([3, -1, 0, -0, 1, 2]), 0.5);
+    assert.deepEqual(Array.from(out, (v) => (Object.is(v, -0) ? '-0' : v)), [3, 0, 0, 0, 1, 2]);
+  });
   it('equals the sort on 200 random tensors with ties, zeros, -0 and subnormals, ratios 0 to 1', function () {
     const rng = createRng(7);
     let checked = 0;
@@ -209,7 +237,7 @@ describe('pruneArray: the selection of the smallest magnitudes', function () {
         return r < 0.15 ? 0 : r < 0.25 ? -0 : r < 0.45 ? (rng.next() < 0.5 ? 1.5 : -1.5) : r < 0.55 ? 1e-42 * (rng.next() - 0.5) : (rng.next() - 0.5) * 10 ** (rng.next() * 20 - 10);
       });
       for (const ratio of [0, 0.1, 0.3, 0.5, 0.9, 0.99, 1]) {
-        const a = pruneArray(v, ratio), b = bySort(v, ratio);
+        const a = pruneArray(v, ratio), b = pruneBySort(v, ratio);
         for (let j = 0; j < n; j++) if (!Object.is(a[j], b[j])) assert.fail(`n ${n}, ratio ${ratio}: entry ${j} is ${a[j]}, the sort gives ${b[j]}`);
         checked++;
       }

@@ -137,14 +137,3 @@ export function recoverLabels(strategy: FixedLabelStrategy, model: Model, shared
   if (strategy === 'count') return countLabels(model, shared, n);
   throw new Error(`unknown label strategy '${strategy as string}'`);
 }
-
-/** Argmax of each row of a row-major [rows, cols] array: the labels of optimised dummy label logits. */
-export function argmaxRows(v: ArrayLike<number>, rows: number, cols: number): number[] {
-  const out: number[] = [];
-  for (let r = 0; r < rows; r++) {
-    let best = 0;
-    for (let j = 1; j < cols; j++) if (v[r * cols + j] > v[r * cols + best]) best = j;
-    out.push(best);
-  }
-  return out;
-}

@@ -37,7 +37,7 @@
 import { tf } from '../engine';
 import { createRng } from '../rng';
 import type { Rng } from '../rng';
-import { crossEntropy } from '../models/nn';
+import { crossEntropy, argmaxRows } from '../models/nn';
 import { checkInput } from '../models/model';
 import type { Model } from '../models/model';
 import { stackImages } from './case';
@@ -205,13 +205,6 @@ export function accuracy(model: Model, images: Img[], labels: number[]): number 
   return hits / labels.length;
 }
 
-/** One-hot rows as a plain tensor (no label validation: done once up front). */
-function oneHotRows(labels: number[], k: number): Tensor2D {
-  const data = new Float32Array(labels.length * k);
-  labels.forEach((l, i) => (data[i * k + l] = 1));
-  return tf.tensor2d(data, [labels.length, k]);
-}
-
 /**
  * Train `model` in place with minibatch SGD on the defended gradient of every minibatch.
  * Returns the loss and accuracy after every epoch. Throws on bad options, or when the defended
@@ -333,9 +326,11 @@ function tfjsStepper(model: Model, images: Img[], labels: number[], o: StepSetti
   let currentX: Tensor4D;
   let currentY: Tensor2D;
   const lossAndGrads = tf.valueAndGrads((...p: Tensor[]) => crossEntropy(model.forward(currentX, p), currentY));
+  const [h, w, c] = model.inputShape;
   const batchOf = (ids: number[]) => {
-    currentX = stackImages(ids.map((i) => images[i]));
-    currentY = oneHotRows(ids.map((i) => labels[i]), model.numClasses);
+    const { x, t } = flatBatch(images, labels, ids, model.numClasses);
+    currentX = tf.tensor4d(x, [ids.length, h, w, c]);
+    currentY = tf.tensor2d(t, [ids.length, model.numClasses]);
   };
   /** The shared gradient of one minibatch (null: an empty batch under a batch-gradient defense, no step) and its loss. */
   const shared = (ids: number[], defend: Defend): { shared: Tensor[] | null; loss: number } => {
@@ -394,7 +389,7 @@ function tfjsStepper(model: Model, images: Img[], labels: number[], o: StepSetti
   };
 }
 
-/** Images and one-hot rows of a minibatch as flat arrays. */
+/** Images (NHWC) and one-hot rows of a minibatch as flat arrays (no label validation: done once up front). */
 function flatBatch(images: Img[], labels: number[], ids: number[], K: number): { x: Float32Array; t: Float32Array } {
   const n = images[0].data.length;
   const x = new Float32Array(ids.length * n);
@@ -489,11 +484,7 @@ function fusedStepper(model: Model, images: Img[], labels: number[], o: StepSett
         const { x } = flatBatch(imgs, labs, ids, K);
         const out = new Float32Array(ids.length * K);
         passFor(ids.length).logits(params, x, out);
-        ids.forEach((id, b) => {
-          let best = 0;
-          for (let k = 1; k < K; k++) if (out[b * K + k] > out[b * K + best]) best = k;
-          hits += best === labs[id] ? 1 : 0;
-        });
+        argmaxRows(out, ids.length, K).forEach((best, b) => (hits += best === labs[ids[b]] ? 1 : 0));
       }
       return hits / imgs.length;
     },

@@ -53,7 +53,13 @@ if (!force && built > 0 && changed === 0) {
 }
 const started = Date.now();
 process.stderr.write(`build: compiling TypeScript into dist/ (${built === 0 ? 'first build' : force ? 'forced' : `${changed} source file${changed === 1 ? '' : 's'} changed`})... `);
-const tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
+let tsc;
+try {
+  tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
+} catch {
+  process.stderr.write('failed\nbuild: TypeScript is not installed here; run `npm ci` first\n');
+  process.exit(2);
+}
 const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json'), '--incremental', '--tsBuildInfoFile', path.join(root, 'dist', '.tsbuildinfo')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
 if (r.status !== 0) {
   process.stderr.write('failed\n');

@@ -20,7 +20,7 @@ export function prunedCount(ratio: number, n: number): number {
   return Math.min(n, Math.round(ratio * n));
 }
 
-/** Tensors up to this many entries sort packed keys (magnitude bits, index); larger ones sort indices with a comparator. */
+/** Tensors up to this many entries select among packed keys (magnitude bits, index); larger ones sort indices (pruneBySort). */
 const INDEX_SPAN = 2 ** 21;
 
 /**
@@ -52,29 +52,39 @@ function selectSmallest(keys: Float64Array, k: number): void {
   }
 }
 
+/**
+ * The definition of pruneArray, O(n log n): sort the indices by magnitude (ties by index) and zero the
+ * first round(ratio * n). pruneArray runs it for tensors over 2^21 entries; tests and benches check
+ * the selection against it.
+ */
+export function pruneBySort(values: Float32Array, ratio: number): Float32Array {
+  const n = values.length;
+  const k = prunedCount(ratio, n);
+  const out = Float32Array.from(values);
+  const order = new Uint32Array(n);
+  for (let j = 0; j < n; j++) order[j] = j;
+  order.sort((a, b) => Math.abs(values[a]) - Math.abs(values[b]) || a - b);
+  for (let j = 0; j < k; j++) out[order[j]] = 0;
+  return out;
+}
+
 /** A new array: `values` with its `ratio` fraction of smallest-magnitude entries set to zero. */
 export function pruneArray(values: Float32Array, ratio: number): Float32Array {
   const n = values.length;
+  if (n > INDEX_SPAN) return pruneBySort(values, ratio);
   const k = prunedCount(ratio, n);
   const out = Float32Array.from(values);
   if (k === 0) return out;
   if (k === n) return out.fill(0);
+  // One number per entry orders by magnitude, then index: a float32 >= 0's bits (31 of them) grow with
+  // its value, so bits * 2^21 + index (< 2^52) is exact in a float64, and the k smallest keys are the entries to prune.
   const mag = new Float32Array(n);
   for (let j = 0; j < n; j++) mag[j] = Math.abs(values[j]);
-  if (n <= INDEX_SPAN) {
-    // One number per entry orders by magnitude, then index: a float32 >= 0's bits (31 of them) grow with
-    // its value, so bits * 2^21 + index (< 2^52) is exact in a float64, and the k smallest keys are the entries to prune.
-    const bits = new Uint32Array(mag.buffer);
-    const keys = new Float64Array(n);
-    for (let j = 0; j < n; j++) keys[j] = bits[j] * INDEX_SPAN + j;
-    selectSmallest(keys, k);
-    for (let j = 0; j < k; j++) out[keys[j] % INDEX_SPAN] = 0;
-    return out;
-  }
-  const order = new Uint32Array(n);
-  for (let j = 0; j < n; j++) order[j] = j;
-  order.sort((a, b) => mag[a] - mag[b] || a - b); // O(n log n); ties by index
-  for (let j = 0; j < k; j++) out[order[j]] = 0;
+  const bits = new Uint32Array(mag.buffer);
+  const keys = new Float64Array(n);
+  for (let j = 0; j < n; j++) keys[j] = bits[j] * INDEX_SPAN + j;
+  selectSmallest(keys, k);
+  for (let j = 0; j < k; j++) out[keys[j] % INDEX_SPAN] = 0;
   return out;
 }
 

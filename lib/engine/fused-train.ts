@@ -19,7 +19,7 @@
  *   pass!.loss(params, x, target);                       // the loss alone
  */
 import { tf } from '.';
-import { convStackOf } from './fused-plan';
+import { convStackOf, convStackGeometry } from './fused-plan';
 import { wasmRuntime, GEOMETRY_LENGTH, geometryRecord } from './wasm';
 import type { WasmRuntime } from './wasm';
 import { ACT_CODE, LOSS_FIELDS, allocator } from './fused-wasm';
@@ -51,32 +51,21 @@ export interface ConvStackPass {
  * structure or the wasm kernels did not load (then train on tfjs autodiff).
  */
 export function convStackPass(model: Model, batch: number, rt: WasmRuntime | null = wasmRuntime()): ConvStackPass | null {
-  const structure = convStackOf(model);
-  if (structure === null || rt === null) return null;
+  if (convStackOf(model) === null || rt === null) return null;
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`convStackPass: batch must be a positive integer, got ${batch}`);
   const B = batch;
   const K = model.numClasses;
+  const { structure, F, perm, ...geometry } = convStackGeometry(model, B, 'convStackPass')!;
   const L = structure.convs.length;
   const act = ACT_CODE[structure.activation];
   const [h0, w0, c0] = model.inputShape;
   const nImage = B * h0 * w0 * c0;
   const sizes = model.params.map((p) => p.size);
-  if (sizes.length !== 2 * L + 2) throw new Error(`convStackPass: ${model.name} has ${sizes.length} parameters, its structure ${2 * L + 2}`);
   const mem = allocator();
   const x32 = mem.f32(nImage);
   let inp = x32;
-  let inShape: [number, number, number, number] = [B, h0, w0, c0];
-  let maxCol = 0;
-  const layers = structure.convs.map((conv, l) => {
-    const filterShape: [number, number, number, number] = [conv.kernel, conv.kernel, conv.inChannels, conv.outChannels];
-    if (model.params[2 * l].shape.join() !== filterShape.join() || sizes[2 * l + 1] !== conv.outChannels || inShape[3] !== conv.inChannels) {
-      throw new Error(`convStackPass: ${model.name}: parameters of conv ${l + 1} do not match its structure`);
-    }
-    const p = conv.pad;
-    const info = tf.backend_util.computeConv2DInfo(inShape, filterShape, conv.stride, 1, [[0, 0], [p, p], [p, p], [0, 0]], undefined, false, 'channelsLast');
-    const P = B * info.outHeight * info.outWidth, CO = conv.outChannels;
-    const KK = conv.kernel * conv.kernel * conv.inChannels;
-    maxCol = Math.max(maxCol, P * KK);
+  const layers = geometry.layers.map(({ info, channels: CO, rows: KK }) => {
+    const P = B * info.outHeight * info.outWidth;
     const ly = {
       info, P, CO, KK, inp,
       geom: mem.i32(GEOMETRY_LENGTH),
@@ -84,20 +73,11 @@ export function convStackPass(model: Model, batch: number, rt: WasmRuntime | nul
       col: mem.f32(P * KK), a: mem.f32(P * CO), da: mem.f32(P * CO), dz: mem.f32(P * CO),
       gW: mem.f32(KK * CO), gB: mem.f64(CO),
     };
-    inShape = [B, info.outHeight, info.outWidth, CO];
     inp = ly.a;
     return ly;
   });
-  const dcol = mem.f32(maxCol);
+  const dcol = mem.f32(Math.max(...layers.map((ly) => ly.P * ly.KK)));
   const last = layers[L - 1];
-  const OHW = last.info.outHeight * last.info.outWidth;
-  const F = last.CO * OHW;
-  if (model.params[2 * L].shape.join() !== `${F},${K}` || sizes[2 * L + 1] !== K) {
-    throw new Error(`convStackPass: ${model.name}: dense layer is ${JSON.stringify(model.params[2 * L].shape)}, its structure gives [${F}, ${K}]`);
-  }
-  // NCHW feature j of a sample (torch's view) <-> NHWC offset perm[j] in a_L: the dense rows are kept in NHWC order
-  const perm = new Int32Array(F);
-  for (let c = 0; c < last.CO; c++) for (let hw = 0; hw < OHW; hw++) perm[c * OHW + hw] = hw * last.CO + c;
   const dense = { Wd: mem.f32(F * K), G: mem.f32(F * K) };
   const rec: Record<(typeof LOSS_FIELDS)[number], number> = {
     B, K, joint: 0,
@@ -158,6 +138,21 @@ export function convStackPass(model: Model, batch: number, rt: WasmRuntime | nul
     }
     return loss / B;
   };
+  /** Write the target into the workspace, run lossForward (p, t, c, e = (p c - t) / B and g_d) and return the loss. */
+  const lossForward = (base: number, params: Float32Array[], target: ArrayLike<number>): number => {
+    const f64 = rt.f64();
+    for (let i = 0; i < B * K; i++) f64[(base + rec.labelIn) / 8 + i] = target[i];
+    ex.lossForward(base + recAt);
+    return lossOf(base, params, target);
+  };
+  /** Layer l's dz and, below the first layer, the da it sends back: bpInput(dz_l, W_l) = col2im(dz_l W_l^T). */
+  const backpropInput = (base: number, l: number): void => {
+    if (l === 0) return;
+    const ly = layers[l], at = (offset: number) => base + offset;
+    ex.transpose(at(ly.w), ly.KK, ly.CO, at(ly.wT));
+    ex.gemm(at(ly.dz), ly.CO, 1, at(ly.wT), ly.KK, at(dcol), ly.KK, ly.P, ly.KK, ly.CO, 0);
+    ex.col2im(at(dcol), at(ly.geom), at(layers[l - 1].da));
+  };
   const checkTarget = (target: ArrayLike<number>) => {
     if (target.length !== B * K) throw new Error(`convStackPass: target holds ${target.length} values, expected ${B}x${K}`);
   };
@@ -182,10 +177,8 @@ export function convStackPass(model: Model, batch: number, rt: WasmRuntime | nul
       if (rows.length !== sizes.length || rows.some((r, i) => r.length !== B * sizes[i])) throw new Error(`convStackPass: rows must be ${sizes.length} arrays of ${B} x (${sizes.join(', ')}) values`);
       const base = forward(params, x);
       const at = (offset: number) => base + offset;
+      const loss = lossForward(base, params, target); // p, t, c
       const f32 = rt.f32(), f64 = rt.f64(); // views stay valid: the memory only grows when claimed
-      for (let i = 0; i < B * K; i++) f64[at(rec.labelIn) / 8 + i] = target[i];
-      ex.lossForward(at(recAt)); // p, t, c
-      const loss = lossOf(base, params, target);
       // e_b = p_b c_b - t_b for each example's own loss (lossForward's e is the batch mean's, / B)
       const gbd = rows[2 * L + 1];
       for (let b = 0; b < B; b++) {
@@ -214,11 +207,7 @@ export function convStackPass(model: Model, batch: number, rt: WasmRuntime | nul
           rows[2 * l].set(f32.subarray(at(ly.gW) / 4, at(ly.gW) / 4 + nW), b * nW);
           for (let c = 0; c < ly.CO; c++) rows[2 * l + 1][b * ly.CO + c] = f64[at(ly.gB) / 8 + c] / 2;
         }
-        if (l > 0) {
-          ex.transpose(at(ly.w), ly.KK, ly.CO, at(ly.wT));
-          ex.gemm(at(ly.dz), ly.CO, 1, at(ly.wT), ly.KK, at(dcol), ly.KK, ly.P, ly.KK, ly.CO, 0);
-          ex.col2im(at(dcol), at(ly.geom), at(layers[l - 1].da));
-        }
+        backpropInput(base, l);
       }
       return loss;
     },
@@ -228,10 +217,7 @@ export function convStackPass(model: Model, batch: number, rt: WasmRuntime | nul
       if (grads.length !== sizes.length || grads.some((g, i) => g.length !== sizes[i])) throw new Error(`convStackPass: grads must be ${sizes.length} arrays of ${sizes.join(', ')} values`);
       const base = forward(params, x);
       const at = (offset: number) => base + offset;
-      const f64 = rt.f64();
-      for (let i = 0; i < B * K; i++) f64[at(rec.labelIn) / 8 + i] = target[i];
-      ex.lossForward(at(recAt)); // p, t, e = (p c - t) / B, and g_d (= gbd / 2: the bias's shared gradient is 0)
-      const loss = lossOf(base, params, target);
+      const loss = lossForward(base, params, target); // p, t, e = (p c - t) / B, and g_d (= gbd / 2: the bias's shared gradient is 0)
       // dense: G_d = a_L^T e (rows in NHWC order), da_L = e Wd^T
       ex.gemm(at(last.a), 1, F, at(rec.e32), K, at(dense.G), K, F, K, B, 0);
       ex.gemmNT(at(rec.e32), K, at(dense.Wd), K, at(last.da), F, B, F, K, 0);
@@ -240,11 +226,7 @@ export function convStackPass(model: Model, batch: number, rt: WasmRuntime | nul
         ex.activationGrad(at(ly.dz), at(ly.da), at(ly.a), ly.P * ly.CO, act);
         ex.gemm(at(ly.col), 1, ly.KK, at(ly.dz), ly.CO, at(ly.gW), ly.CO, ly.KK, ly.CO, ly.P, 0);
         ex.biasDistance(at(ly.dz), ly.P, ly.CO, at(ly.sb), at(ly.gB)); // gB = 2 g (shared bias 0)
-        if (l > 0) {
-          ex.transpose(at(ly.w), ly.KK, ly.CO, at(ly.wT));
-          ex.gemm(at(ly.dz), ly.CO, 1, at(ly.wT), ly.KK, at(dcol), ly.KK, ly.P, ly.KK, ly.CO, 0);
-          ex.col2im(at(dcol), at(ly.geom), at(layers[l - 1].da));
-        }
+        backpropInput(base, l);
       }
       const f32b = rt.f32(), f64b = rt.f64();
       layers.forEach((ly, l) => {

@@ -17,12 +17,11 @@
  * the routines tfjs runs (kernels.ts), the dense layer and softmax run in float64 (test/dp.test.ts
  * compares both paths).
  */
-import { tf } from '.';
 import { conv2dForward, conv2dBackpropFilter, conv2dBackpropInput } from './kernels';
 import { convStackOf, activate, derivative, softmaxRow } from './fused';
+import { convStackGeometry } from './fused-plan';
+import type { Conv2DInfo } from './fused-plan';
 import type { Model } from '../models/model';
-
-type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
 
 /**
  * Per-example gradients for `batch` examples x (NHWC flat, batch*h*w*c) with targets (batch*classes,
@@ -31,44 +30,32 @@ type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
  * carries no conv-stack structure.
  */
 export function perExampleGradientsFlat(model: Model, x: Float32Array, target: ArrayLike<number>, batch: number): Float32Array[] | null {
-  const structure = convStackOf(model);
-  if (structure === null) return null;
+  if (convStackOf(model) === null) return null;
   const B = batch;
-  const L = structure.convs.length;
   const K = model.numClasses;
   const [h0, w0, c0] = model.inputShape;
   if (!Number.isInteger(B) || B < 0) throw new Error(`perExampleGradientsFlat: batch must be an integer >= 0, got ${B}`);
   if (x.length !== B * h0 * w0 * c0) throw new Error(`perExampleGradientsFlat: x holds ${x.length} values, expected ${B}x${h0}x${w0}x${c0}`);
   if (target.length !== B * K) throw new Error(`perExampleGradientsFlat: target holds ${target.length} values, expected ${B}x${K}`);
-  if (model.params.length !== 2 * L + 2) throw new Error(`perExampleGradientsFlat: ${model.name} has ${model.params.length} parameters, its structure ${2 * L + 2}`);
+  // the layers for the whole batch, and for one example (the filter gradients are taken example by example)
+  const { structure, F, OHW, CL, perm, ...geometry } = convStackGeometry(model, B, 'perExampleGradientsFlat')!;
+  const single = convStackGeometry(model, 1, 'perExampleGradientsFlat')!.layers;
+  const L = structure.convs.length;
   const sizes = model.params.map((p) => p.size);
   const out = sizes.map((n) => new Float32Array(B * n));
   if (B === 0) return out;
   const f32 = (i: number) => Float32Array.from(model.params[i].dataSync());
 
   interface Layer { info: Conv2DInfo; one: Conv2DInfo; inp: Float32Array; w: Float32Array; b: Float32Array; a: Float32Array; da: Float32Array; dz: Float32Array; channels: number }
-  const layers: Layer[] = [];
-  let shape: [number, number, number, number] = [B, h0, w0, c0];
   let inp = x;
-  structure.convs.forEach((conv, l) => {
-    const filterShape: [number, number, number, number] = [conv.kernel, conv.kernel, conv.inChannels, conv.outChannels];
-    if (model.params[2 * l].shape.join() !== filterShape.join() || shape[3] !== conv.inChannels) {
-      throw new Error(`perExampleGradientsFlat: ${model.name}: parameters of conv ${l + 1} do not match its structure`);
-    }
-    const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [conv.pad, conv.pad], [conv.pad, conv.pad], [0, 0]];
-    const info = tf.backend_util.computeConv2DInfo(shape, filterShape, conv.stride, 1, pad, undefined, false, 'channelsLast');
-    const one = tf.backend_util.computeConv2DInfo([1, shape[1], shape[2], shape[3]], filterShape, conv.stride, 1, pad, undefined, false, 'channelsLast');
-    const n = B * info.outHeight * info.outWidth * conv.outChannels;
+  const layers = geometry.layers.map(({ info, channels }, l): Layer => {
+    const n = B * info.outHeight * info.outWidth * channels;
     const a = new Float32Array(n);
-    layers.push({ info, one, inp, w: f32(2 * l), b: f32(2 * l + 1), a, da: new Float32Array(n), dz: new Float32Array(n), channels: conv.outChannels });
-    shape = [B, info.outHeight, info.outWidth, conv.outChannels];
+    const ly = { info, one: single[l].info, inp, w: f32(2 * l), b: f32(2 * l + 1), a, da: new Float32Array(n), dz: new Float32Array(n), channels };
     inp = a;
+    return ly;
   });
   const last = layers[L - 1];
-  const OHW = last.info.outHeight * last.info.outWidth;
-  const CL = last.channels;
-  const F = CL * OHW;
-  if (model.params[2 * L].shape.join() !== `${F},${K}`) throw new Error(`perExampleGradientsFlat: ${model.name}: dense layer does not match its structure`);
   const Wd = f32(2 * L);
   const bd = f32(2 * L + 1);
   const act = structure.activation;
@@ -79,8 +66,6 @@ export function perExampleGradientsFlat(model: Model, x: Float32Array, target: A
     conv2dForward(ly.inp, ly.w, ly.info, ly.a);
     activate(ly.a, ly.b, ly.channels, act);
   }
-  const perm = new Int32Array(F); // NCHW feature j <-> NHWC offset in a_L of one example
-  for (let c = 0; c < CL; c++) for (let hw = 0; hw < OHW; hw++) perm[c * OHW + hw] = hw * CL + c;
   const f = new Float64Array(F);
   const o = new Float64Array(K);
   const p = new Float64Array(K);

@@ -50,3 +50,17 @@ function rowMaxConstant(logits: Tensor2D): Tensor2D {
   }
   return tf.tensor2d(out, [rows, 1]);
 }
+
+/**
+ * Argmax of each row of a row-major [rows, cols] array: the first maximum wins (the labels of
+ * optimised dummy label logits, the predicted classes of logits).
+ */
+export function argmaxRows(v: ArrayLike<number>, rows: number, cols: number): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let j = 1; j < cols; j++) if (v[r * cols + j] > v[r * cols + best]) best = j;
+    out.push(best);
+  }
+  return out;
+}
