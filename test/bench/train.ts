@@ -4,7 +4,8 @@
  * Training on notebook 06's setting (digitsLenet(1), the 1437 training digits, TRAIN_DEFAULTS: batch
  * 32, lr 0.1, momentum 0.9) with engine 'fused' (the wasm first-order pass, lib/engine/fused-train.ts)
  * and engine 'tfjs' (autodiff), alternating in one process, for three defenses: none, prune:0.3 and
- * dp:1:1 (DP-SGD, Poisson sampling: per-example rows). One line per run (seconds of the updates, wall
+ * dp:1:1 (DP-SGD, Poisson sampling: per-example rows), after one untimed 2-epoch run per engine and
+ * defense (the JIT's warm-up). One line per run (seconds of the updates, wall
  * seconds with the accuracy evaluations, final held-out accuracy), then the medians per defense and
  * their ratio, and whether the two engines' held-out accuracies agree epoch by epoch. Last, pruneArray
  * (the selection prune:RATIO runs per tensor and step) against sorting the indices by magnitude, on
@@ -27,15 +28,20 @@ function main(): void {
   const defenses = [['none', 'shuffle'], ['prune:0.3', 'shuffle'], ['dp:1:1', 'poisson']] as const;
   const wall: Record<string, number[]> = {};
   const agree: Record<string, boolean> = {};
+  const trainRun = (defense: string, sampling: 'shuffle' | 'poisson', engine: 'fused' | 'tfjs', runEpochs: number) => {
+    const model = digitsLenet(1);
+    const t0 = Date.now();
+    const r = trainWithDefense({ model, ...train, test, defense, seed: 1, epochs: runEpochs, batchSize: TRAIN_DEFAULTS.batchSize, lr: TRAIN_DEFAULTS.lr, momentum: TRAIN_DEFAULTS.momentum, sampling, engine });
+    const seconds = (Date.now() - t0) / 1000;
+    disposeModel(model);
+    return { r, seconds };
+  };
+  for (const [defense, sampling] of defenses) for (const engine of ['fused', 'tfjs'] as const) trainRun(defense, sampling, engine, 2);
   for (let round = 1; round <= rounds; round++) {
     for (const [defense, sampling] of defenses) {
       const curves: number[][] = [];
       for (const engine of ['fused', 'tfjs'] as const) {
-        const model = digitsLenet(1);
-        const t0 = Date.now();
-        const r = trainWithDefense({ model, ...train, test, defense, seed: 1, epochs, batchSize: TRAIN_DEFAULTS.batchSize, lr: TRAIN_DEFAULTS.lr, momentum: TRAIN_DEFAULTS.momentum, sampling, engine });
-        const seconds = (Date.now() - t0) / 1000;
-        disposeModel(model);
+        const { r, seconds } = trainRun(defense, sampling, engine, epochs);
         (wall[`${defense} ${engine}`] ??= []).push(seconds);
         curves.push(r.accuracy);
         console.log(`round ${round} ${defense.padEnd(9)} ${engine.padEnd(5)}: updates ${r.seconds.toFixed(2)} s, wall ${seconds.toFixed(2)} s, held-out accuracy ${r.accuracy[r.accuracy.length - 1].toFixed(4)}`);
