@@ -57,7 +57,7 @@ let tsc;
 try {
   tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
 } catch {
-  process.stderr.write('failed\nbuild: TypeScript is not installed here; run `npm ci` first\n');
+  process.stderr.write('failed: the TypeScript compiler is not installed; run `npm ci` first\n');
   process.exit(2);
 }
 const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json'), '--incremental', '--tsBuildInfoFile', path.join(root, 'dist', '.tsbuildinfo')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });

@@ -155,7 +155,6 @@ export function bertFusedObjective(model: Bert, shared: Tensor[], options: BertF
   const scratch = buf(md), hrb = buf(md), hutb = buf(md), hgtb = buf(md), hwt = buf(md), htb = buf(md), ht = buf(md), hnt = buf(md), hrt = buf(m), hgt = buf(md), hut = buf(md), hr = buf(md);
   const mv = m * V;
   const p = buf(mv), target = buf(mv), delta = buf(mv), hDelta = buf(mv), hz = buf(mv), hq = buf(mv), cr = buf(m);
-  const gBias = buf(V);
   const dense = distance === 'l1l2' ? buf(V * d) : new Float64Array(0);
   if (!joint) {
     if (options.target === undefined) throw new Error("bertFusedObjective: label 'fixed' needs a target");

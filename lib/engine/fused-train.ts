@@ -18,7 +18,6 @@
  *   pass!.logits(params, x, out);                        // [32, classes]
  *   pass!.loss(params, x, target);                       // the loss alone
  */
-import { tf } from '.';
 import { convStackOf, convStackGeometry } from './fused-plan';
 import { wasmRuntime, GEOMETRY_LENGTH, geometryRecord } from './wasm';
 import type { WasmRuntime } from './wasm';
