@@ -11,6 +11,16 @@
  * since jobs of unequal length leave a worker idle at the end.
  *
  *   node dist/test/bench/parallel.js [--workers 2] [--jobs 8] [--iterations 150] [--repeats 2]
+ *   node dist/test/bench/parallel.js --paired 8 [--copies 8] [--workers 2] [--iterations 150]
+ *
+ * --paired P measures the workers' own efficiency, apart from how unequal a job list is and from the
+ * machine's drift: the same job (one photo, one seed) `copies` times, so that every job is the same
+ * work, run with 1 worker and with W workers back to back, P pairs, the order swapped every pair (1
+ * then W, W then 1) so that a machine slowing down or speeding up within a pair favours neither side
+ * on the whole. Each pair gives one speedup (its 1-worker wall time over its W-worker wall time, the
+ * workers' start-up included); the bench prints every pair and their median. The 1-worker runs time
+ * each copy: the same work, so their spread is the machine's drift within that run. One untimed
+ * 1-worker run of the job comes first (it loads the task module into this thread).
  */
 import * as os from 'os';
 import * as path from 'path';
@@ -19,6 +29,7 @@ import type { AttackImageJob, AttackImageResult } from '../../lib/experiments/at
 import { loadImage } from '../../lib/data/image';
 import { engineInfo } from '../../lib/engine';
 import { median } from '../../lib/analysis/stats';
+import { positiveIntArg } from './args';
 
 /** Makespan of `times` taken in order by `workers` workers, each job going to the first one free. */
 function listMakespan(times: number[], workers: number): number {
@@ -31,16 +42,58 @@ function listMakespan(times: number[], workers: number): number {
   return Math.max(...free);
 }
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
+/** --paired: the same job `copies` times, 1 worker against W, P pairs in alternating order. */
+async function paired(pairs: number, copies: number, workers: number, iterations: number): Promise<void> {
+  const image = loadImage(path.join(__dirname, '../../../datasets/natural', 'astronaut.png'), { size: 32, channels: 3 });
+  const job: AttackImageJob = { name: 'astronaut', image, label: 7, numClasses: 100, seed: 1, iterations };
+  const jobs = Array.from({ length: copies }, () => job);
+  const task = path.join(__dirname, '../../lib/experiments/attack-image.js');
+  console.log(`paired: ${copies} copies of one DLG job (32x32 photo, seed 1, ${iterations} iterations at most), 1 worker against ${workers}, ${pairs} pairs, order swapped every pair; ${engineInfo()}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
+  // Untimed: the first in-thread run loads the task module and warms the JIT (the workers start cold
+  // in every run, as they do in a notebook's sweep).
+  await runParallel<AttackImageJob, AttackImageResult>(task, [job], { workers: 1 });
+  let reference: string | null = null;
+  let identical = true;
+  const speedups: number[] = [];
+  const cpuRatios: number[] = [];
+  for (let p = 0; p < pairs; p++) {
+    const wall: Record<number, number> = {};
+    const cpu: Record<number, number> = {};
+    let spread = '';
+    for (const w of p % 2 === 0 ? [1, workers] : [workers, 1]) {
+      const jobTimes: number[] = [];
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      let last = t0;
+      const onResult = w === 1 ? () => { const now = performance.now(); jobTimes.push((now - last) / 1000); last = now; } : undefined;
+      const results = await runParallel<AttackImageJob, AttackImageResult>(task, jobs, { workers: w, onResult });
+      wall[w] = (performance.now() - t0) / 1000;
+      const c = process.cpuUsage(c0);
+      cpu[w] = (c.user + c.system) / 1e6;
+      for (const x of results) {
+        const key = JSON.stringify([x.mse, x.evals, x.losses]);
+        if (reference === null) reference = key;
+        else if (key !== reference) identical = false;
+      }
+      if (w === 1) spread = `copies ${Math.min(...jobTimes).toFixed(2)}-${Math.max(...jobTimes).toFixed(2)} s`;
+    }
+    speedups.push(wall[1] / wall[workers]);
+    cpuRatios.push(cpu[workers] / cpu[1]);
+    const order = p % 2 === 0 ? `1 then ${workers}` : `${workers} then 1`;
+    console.log(`pair ${p + 1} (${order}): 1 worker ${wall[1].toFixed(2)} s wall, ${cpu[1].toFixed(2)} s CPU (${spread}); ${workers} workers ${wall[workers].toFixed(2)} s wall, ${cpu[workers].toFixed(2)} s CPU; speedup ${speedups[p].toFixed(2)}x`);
+  }
+  const sorted = [...speedups].sort((a, b) => a - b);
+  console.log(`paired speedup with ${workers} workers: ${median(speedups).toFixed(2)}x (median of ${pairs} pairs; range ${sorted[0].toFixed(2)}-${sorted[sorted.length - 1].toFixed(2)}x); CPU time ${workers} workers / 1: ${median(cpuRatios).toFixed(2)} (median); results identical across copies and worker counts: ${identical}`);
 }
 
 async function main(): Promise<void> {
-  const workers = Number(arg('--workers', '2'));
-  const nJobs = Number(arg('--jobs', '8'));
-  const iterations = Number(arg('--iterations', '150'));
-  const repeats = Number(arg('--repeats', '2'));
+  const workers = positiveIntArg('workers', 2);
+  const iterations = positiveIntArg('iterations', 150);
+  if (process.argv.includes('--paired')) {
+    return paired(positiveIntArg('paired', 8), positiveIntArg('copies', 4 * workers), workers, iterations);
+  }
+  const nJobs = positiveIntArg('jobs', 8);
+  const repeats = positiveIntArg('repeats', 2);
   const names = ['astronaut', 'chelsea', 'coffee', 'hubble', 'rocket'];
   const jobs: AttackImageJob[] = Array.from({ length: nJobs }, (_, i) => {
     const name = names[i % names.length];
