@@ -8,6 +8,7 @@
 import { strict as assert } from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { compareFolders } from '../notebooks/tools/compare';
 import { readNotebook } from '../notebooks/tools/notebook';
@@ -110,8 +111,8 @@ describe('run-notebooks', function () {
     const before = fs.readFileSync(path.join(nbDir, 'a-good.ipynb'), 'utf8');
     const r = run(['--quick', '--dir', nbDir, '--out', outDir, '--jobs', '2', '--timeout', '60', 'a', 'b']);
     assert.equal(r.code, 1, r.out);
-    assert.match(r.out, /^a-good\.ipynb\s+ok\s+[\d.]+ s$/m, r.out);
-    assert.match(r.out, /^b-bad\.ipynb\s+FAILED\s+[\d.]+ s$/m, r.out);
+    assert.match(r.out, /^a-good\.ipynb\s+ok\s+[\d.]+ s(?: \(CPU [\d.]+ s, [\d.]+ cores\))?$/m, r.out);
+    assert.match(r.out, /^b-bad\.ipynb\s+FAILED\s+[\d.]+ s(?: \(CPU [\d.]+ s, [\d.]+ cores\))?$/m, r.out);
     assert.match(r.out, /cell 2: throw new Error/, r.out);
     assert.match(r.out, /Error: deliberate failure 4711/, r.out);
     // Quick mode: executed copy in --out, with the kernel's backend and DLG_QUICK=1; source untouched.
@@ -131,7 +132,7 @@ describe('run-notebooks', function () {
     const nbDir = path.join(dir, 'nb');
     const r = run(['--dir', nbDir, 'c-', '--timeout', '60'], { ...process.env, DLG_QUICK: '1' });
     assert.equal(r.code, 0, r.out);
-    assert.match(r.out, /^c-env\.ipynb\s+ok\s+[\d.]+ s$/m, r.out);
+    assert.match(r.out, /^c-env\.ipynb\s+ok\s+[\d.]+ s(?: \(CPU [\d.]+ s, [\d.]+ cores\))?$/m, r.out);
     const text = outputsText(path.join(nbDir, 'c-env.ipynb'));
     assert.match(text, /DLG_QUICK=unset/, text);
   });
@@ -171,7 +172,7 @@ describe('run-notebooks: provenance, results files, --check, the conf file, --jo
     out
       .split('\n')
       .filter((l) => /^[e-h]-\w+\.ipynb /.test(l))
-      .map((l) => l.replace(/\s+[\d.]+ s\b/, ''));
+      .map((l) => l.replace(/\s+[\d.]+ s\b(?: \(CPU [\d.]+ s, [\d.]+ cores\))?/, ''));
 
   before(function () {
     fs.mkdirSync(path.join(root, 'out', 'test-notebooks'), { recursive: true });
@@ -246,7 +247,19 @@ describe('run-notebooks: provenance, results files, --check, the conf file, --jo
     needJupyter(this);
     const r = long(['--dir', nbDir, '--timeout', '300', 'e-', 'f-']);
     assert.equal(r.code, 0, r.out);
-    assert.match(r.out, /^run-notebooks: total [\d.]+ s \(notebooks [\d.]+ s, jobs 1\)$/m, r.out);
+    const cpu = fs.existsSync('/proc/self/stat') ? ', CPU [\\d.]+ s: [\\d.]+ cores busy on average' : '';
+    assert.match(r.out, new RegExp(`^run-notebooks: total [\\d.]+ s \\(notebooks [\\d.]+ s, jobs 1${cpu}\\)$`, 'm'), r.out);
+    if (cpu) {
+      // Each notebook's CPU: nbconvert (Python) and the tslab kernel (Node, the TypeScript compiler) take
+      // well over a second of CPU to start, and no process can use more than this machine's cores.
+      const lines = [...r.out.matchAll(/^(\S+\.ipynb) +ok +([\d.]+) s \(CPU ([\d.]+) s, ([\d.]+) cores\)$/gm)];
+      assert.equal(lines.length, 2, r.out);
+      for (const [, , wall, cpuSeconds, cores] of lines) {
+        assert.ok(Number(cpuSeconds) > 1, `a notebook's CPU time ${cpuSeconds} s`);
+        assert.ok(Math.abs(Number(cpuSeconds) / Number(wall) - Number(cores)) < 0.05, r.out); // printed rounded
+        assert.ok(Number(cores) <= os.cpus().length + 0.05, r.out);
+      }
+    }
     const file = path.join(nbDir, 'e-same.ipynb');
     const s = notebookStatus(file, treeState(root));
     assert.deepEqual(s.findings, [], JSON.stringify(s.findings));
@@ -270,11 +283,11 @@ describe('run-notebooks: provenance, results files, --check, the conf file, --jo
     const r = long(['--check', '--conf', conf, '--dir', nbDir, '--out', out1, '--timeout', '300']);
     firstCheck = r;
     assert.equal(r.code, 1, r.out);
-    assert.match(r.out, /^e-same\.ipynb\s+ok\s+[\d.]+ s {2}identical to the committed notebook$/m, r.out);
-    assert.match(r.out, /^f-drift\.ipynb\s+ok\s+[\d.]+ s {2}2 difference\(s\) from the committed notebook$/m, r.out);
+    assert.match(r.out, /^e-same\.ipynb\s+ok\s+[\d.]+ s(?: \(CPU [\d.]+ s, [\d.]+ cores\))? {2}identical to the committed notebook$/m, r.out);
+    assert.match(r.out, /^f-drift\.ipynb\s+ok\s+[\d.]+ s(?: \(CPU [\d.]+ s, [\d.]+ cores\))? {2}2 difference\(s\) from the committed notebook$/m, r.out);
     assert.match(r.out, /cell 1, output 1: stream stdout\n\s+line 1: - x=0\.\d+\n\s+line 1: \+ x=0\.\d+/, r.out);
     assert.match(r.out, /results\/f-drift\.json:\n\s+row 1, x: 0\.\d+ vs 0\.\d+/, r.out);
-    assert.match(r.out, /^g-quick\.ipynb\s+ok\s+[\d.]+ s {2}quick: not compared$/m, r.out);
+    assert.match(r.out, /^g-quick\.ipynb\s+ok\s+[\d.]+ s(?: \(CPU [\d.]+ s, [\d.]+ cores\))? {2}quick: not compared$/m, r.out);
     assert.match(r.out, /^h-skip\.ipynb\s+skipped$/m, r.out);
     assert.match(r.out, /^notebooks: 3 passed, 0 failed, 1 skipped$/m, r.out);
     assert.match(r.out, /^compare: 1 identical, 1 different, 1 quick \(not compared\)$/m, r.out);
@@ -294,7 +307,7 @@ describe('run-notebooks: provenance, results files, --check, the conf file, --jo
     const r3 = long(['--check', '--conf', conf, '--dir', nbDir, '--out', out3, '--timeout', '300', '--jobs', '3']);
     assert.equal(r3.code, r1.code, r3.out);
     assert.deepEqual(verdicts(r3.out), verdicts(r1.out));
-    assert.match(r3.out, /jobs 3\)/);
+    assert.match(r3.out, /jobs 3[,)]/);
     // The deterministic notebooks and results files: identical (f-drift is random by design).
     fs.rmSync(path.join(out1, 'f-drift.ipynb'));
     fs.rmSync(path.join(out1, 'results', 'f-drift.json'));

@@ -36,6 +36,11 @@
  *
  * Jupyter: $DLG_JUPYTER if set, else `jupyter` on PATH, else /usr/bin/jupyter (see jupyter.ts).
  *
+ * Each notebook's line gives its wall time and, on Linux, its CPU time (nbconvert, the kernel and its
+ * worker threads, from /proc/self/stat: child-cpu.ts) and the cores that kept busy on average; the
+ * total line sums them. Exact per notebook with --jobs 1; with more, a notebook's figure may include
+ * another's that exited at the same moment.
+ *
  * Exit status: 0 all notebooks ran (and, with --check, all compared identical), 1 some notebook
  * failed or differed, 2 usage or environment error (no Jupyter, no notebooks, a prefix that selects
  * nothing, a malformed conf file, dist/ older than lib/).
@@ -44,6 +49,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { childCpuSeconds, formatCpu } from './child-cpu';
 import { CellError, describeCellError, describeNbconvertFailure, writeHooks } from './cell-errors';
 import { compareNotebooks, compareResultsFiles, Difference, formatDifferences } from './compare';
 import { CheckMode, modesFor, readConf } from './conf';
@@ -207,6 +213,8 @@ export interface Result {
   mode: CheckMode;
   ok: boolean;
   seconds: number;
+  /** CPU seconds of nbconvert, the kernel and its worker threads (child-cpu.ts); absent without /proc. */
+  cpu?: number;
   written?: string;
   error: string[]; // lines describing the failure (empty when ok)
   /** --check, full mode: the differences from the committed notebook and its results files (as printed lines). */
@@ -233,6 +241,8 @@ export interface RunContext {
   commit?: string;
   /** Results file name -> the notebook that wrote it in this run. */
   resultsOwners: Map<string, string>;
+  /** The children's CPU seconds at the last child's exit (child-cpu.ts); null without /proc. */
+  cpuMark: number | null;
   log: (s: string) => void;
 }
 
@@ -320,6 +330,11 @@ export async function runNotebook(nb: string, mode: 'full' | 'quick', ctx: RunCo
   });
   const seconds = (Date.now() - t0) / 1000;
   const result: Result = { notebook: name, mode, ok: false, seconds, error: [] };
+  const cpuNow = ctx.cpuMark === null ? null : childCpuSeconds();
+  if (cpuNow !== null && ctx.cpuMark !== null) {
+    result.cpu = cpuNow - ctx.cpuMark;
+    ctx.cpuMark = cpuNow;
+  }
   try {
     const cellError = readJson<CellError>(errorFile);
     const out = path.join(executed, name);
@@ -407,7 +422,7 @@ function compareWithCommitted(committed: string, executed: string): { difference
 
 function fmtResult(r: Result, width: number, check: boolean): string {
   const status = r.mode === 'skip' ? 'skipped' : r.ok ? 'ok    ' : 'FAILED';
-  const time = r.mode === 'skip' ? '' : `${r.seconds.toFixed(1).padStart(7)} s`;
+  const time = r.mode === 'skip' ? '' : `${r.seconds.toFixed(1).padStart(7)} s${formatCpu(r.cpu, r.seconds)}`;
   let note = '';
   if (check && r.ok && r.mode !== 'skip') {
     note = r.compared ? (r.compared.differences ? `  ${r.compared.differences} difference(s) from the committed notebook` : '  identical to the committed notebook') : '  quick: not compared';
@@ -506,6 +521,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     tree: treeState(root),
     commit: gitCommit(root),
     resultsOwners: new Map(),
+    cpuMark: childCpuSeconds(),
     log,
   };
   const outRel = path.relative(root, opts.out) || opts.out;
@@ -525,8 +541,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const differing = results.filter((r) => r.compared && r.compared.differences > 0);
   const total = (Date.now() - t0) / 1000;
   const sum = ran.reduce((s, r) => s + r.seconds, 0);
+  const cpu = ran.every((r) => r.cpu !== undefined) && ran.length > 0 ? ran.reduce((s, r) => s + (r.cpu as number), 0) : null;
+  const cpuNote = cpu === null ? '' : `, CPU ${cpu.toFixed(1)} s: ${(cpu / total).toFixed(2)} cores busy on average`;
   log(
-    `run-notebooks: total ${total.toFixed(1)} s (notebooks ${sum.toFixed(1)} s, jobs ${opts.jobs})` +
+    `run-notebooks: total ${total.toFixed(1)} s (notebooks ${sum.toFixed(1)} s, jobs ${opts.jobs}${cpuNote})` +
       (failed.length ? `; failed: ${failed.map((r) => r.notebook).join(', ')}` : '') +
       (differing.length ? `; differ from the committed notebooks: ${differing.map((r) => r.notebook).join(', ')}` : '') +
       (opts.quick || opts.check ? `; executed copies in ${path.relative(process.cwd(), opts.out) || opts.out}` : ''),
