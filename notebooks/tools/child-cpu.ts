@@ -40,6 +40,8 @@ function clockTicks(): number {
 
 /** CPU seconds of all this process's reaped children so far, or null where /proc/self/stat is not there. */
 export function childCpuSeconds(): number | null {
+  // The tick rate first: asking getconf once reaps a child, which must count before this reading, not in the next.
+  const perSecond = fs.existsSync('/proc/self/stat') ? clockTicks() : 100;
   let stat: string;
   try {
     stat = fs.readFileSync('/proc/self/stat', 'utf8');
@@ -47,7 +49,7 @@ export function childCpuSeconds(): number | null {
     return null;
   }
   const ticks = childTicks(stat);
-  return ticks === null ? null : ticks / clockTicks();
+  return ticks === null ? null : ticks / perSecond;
 }
 
 /** ' (CPU 255.5 s, 1.94 cores)' for a notebook's line; '' without a CPU reading. */

@@ -37,7 +37,7 @@
  * Jupyter: $DLG_JUPYTER if set, else `jupyter` on PATH, else /usr/bin/jupyter (see jupyter.ts).
  *
  * Each notebook's line gives its wall time and, on Linux, its CPU time (nbconvert, the kernel and its
- * worker threads, from /proc/self/stat: child-cpu.ts) and the cores that kept busy on average; the
+ * worker threads, from /proc/self/stat: child-cpu.ts) and how many cores it kept busy on average; the
  * total line sums them. Exact per notebook with --jobs 1; with more, a notebook's figure may include
  * another's that exited at the same moment.
  *
