@@ -40,8 +40,8 @@ function clockTicks(): number {
 
 /** CPU seconds of all this process's reaped children so far, or null where /proc/self/stat is not there. */
 export function childCpuSeconds(): number | null {
-  // The tick rate first: asking getconf once reaps a child, which must count before this reading, not in the next.
-  const perSecond = fs.existsSync('/proc/self/stat') ? clockTicks() : 100;
+  // The tick rate first: asking getconf (once) reaps a child, which must count before this reading, not in the next.
+  const perSecond = clockTicks();
   let stat: string;
   try {
     stat = fs.readFileSync('/proc/self/stat', 'utf8');

@@ -26,7 +26,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { runParallel } from '../../lib/experiments/parallel';
 import type { AttackImageJob, AttackImageResult } from '../../lib/experiments/attack-image';
-import { loadImage } from '../../lib/data/image';
+import { loadImage, Img } from '../../lib/data/image';
 import { engineInfo } from '../../lib/engine';
 import { median } from '../../lib/analysis/stats';
 import { positiveIntArg } from './args';
@@ -42,16 +42,47 @@ function listMakespan(times: number[], workers: number): number {
   return Math.max(...free);
 }
 
+const TASK = path.join(__dirname, '../../lib/experiments/attack-image.js');
+
+/** A 32x32 photo of datasets/natural. */
+function photo(name: string): Img {
+  return loadImage(path.join(__dirname, '../../../datasets/natural', `${name}.png`), { size: 32, channels: 3 });
+}
+
+/** What must not depend on the worker count: a result's MSE, evaluation count and losses. */
+const resultKey = (x: AttackImageResult): unknown[] => [x.mse, x.evals, x.losses];
+
+interface TimedRun {
+  seconds: number;
+  /** Process CPU seconds, all threads. */
+  cpu: number;
+  /** With 1 worker, each job's seconds (empty otherwise). */
+  jobTimes: number[];
+  results: AttackImageResult[];
+}
+
+/** One run of `jobs` on `workers` worker(s): its wall and CPU time, and with 1 worker each job's time. */
+async function timedRun(jobs: AttackImageJob[], workers: number): Promise<TimedRun> {
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  // With 1 worker the jobs run one after the other, so each result's arrival ends its job and starts the next one.
+  const jobTimes: number[] = [];
+  let last = t0;
+  const onResult = workers === 1 ? () => { const now = performance.now(); jobTimes.push((now - last) / 1000); last = now; } : undefined;
+  const results = await runParallel<AttackImageJob, AttackImageResult>(TASK, jobs, { workers, onResult });
+  const seconds = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  return { seconds, cpu: (c.user + c.system) / 1e6, jobTimes, results };
+}
+
 /** --paired: the same job `copies` times, 1 worker against W, P pairs in alternating order. */
 async function paired(pairs: number, copies: number, workers: number, iterations: number): Promise<void> {
-  const image = loadImage(path.join(__dirname, '../../../datasets/natural', 'astronaut.png'), { size: 32, channels: 3 });
-  const job: AttackImageJob = { name: 'astronaut', image, label: 7, numClasses: 100, seed: 1, iterations };
+  const job: AttackImageJob = { name: 'astronaut', image: photo('astronaut'), label: 7, numClasses: 100, seed: 1, iterations };
   const jobs = Array.from({ length: copies }, () => job);
-  const task = path.join(__dirname, '../../lib/experiments/attack-image.js');
   console.log(`paired: ${copies} copies of one DLG job (32x32 photo, seed 1, ${iterations} iterations at most), 1 worker against ${workers}, ${pairs} pairs, order swapped every pair; ${engineInfo()}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
   // Untimed: the first in-thread run loads the task module and warms the JIT (the workers start cold
   // in every run, as they do in a notebook's sweep).
-  await runParallel<AttackImageJob, AttackImageResult>(task, [job], { workers: 1 });
+  await runParallel<AttackImageJob, AttackImageResult>(TASK, [job], { workers: 1 });
   let reference: string | null = null;
   let identical = true;
   const speedups: number[] = [];
@@ -61,17 +92,11 @@ async function paired(pairs: number, copies: number, workers: number, iterations
     const cpu: Record<number, number> = {};
     let spread = '';
     for (const w of p % 2 === 0 ? [1, workers] : [workers, 1]) {
-      const jobTimes: number[] = [];
-      const t0 = performance.now();
-      const c0 = process.cpuUsage();
-      let last = t0;
-      const onResult = w === 1 ? () => { const now = performance.now(); jobTimes.push((now - last) / 1000); last = now; } : undefined;
-      const results = await runParallel<AttackImageJob, AttackImageResult>(task, jobs, { workers: w, onResult });
-      wall[w] = (performance.now() - t0) / 1000;
-      const c = process.cpuUsage(c0);
-      cpu[w] = (c.user + c.system) / 1e6;
+      const { seconds, cpu: c, jobTimes, results } = await timedRun(jobs, w);
+      wall[w] = seconds;
+      cpu[w] = c;
       for (const x of results) {
-        const key = JSON.stringify([x.mse, x.evals, x.losses]);
+        const key = JSON.stringify(resultKey(x));
         if (reference === null) reference = key;
         else if (key !== reference) identical = false;
       }
@@ -97,10 +122,8 @@ async function main(): Promise<void> {
   const names = ['astronaut', 'chelsea', 'coffee', 'hubble', 'rocket'];
   const jobs: AttackImageJob[] = Array.from({ length: nJobs }, (_, i) => {
     const name = names[i % names.length];
-    const image = loadImage(path.join(__dirname, '../../../datasets/natural', `${name}.png`), { size: 32, channels: 3 });
-    return { name, image, label: (7 * i) % 100, numClasses: 100, seed: 1 + i, iterations };
+    return { name, image: photo(name), label: (7 * i) % 100, numClasses: 100, seed: 1 + i, iterations };
   });
-  const task = path.join(__dirname, '../../lib/experiments/attack-image.js');
   console.log(`${nJobs} DLG jobs (32x32 photos, ${iterations} iterations at most); ${engineInfo()}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
   const times: Record<number, number[]> = { 1: [], [workers]: [] };
   const cpu: Record<number, number[]> = { 1: [], [workers]: [] };
@@ -109,20 +132,11 @@ async function main(): Promise<void> {
   const bounds: number[] = [];
   for (let r = 0; r < repeats; r++) {
     for (const w of [1, workers]) {
-      const t0 = performance.now();
-      const c0 = process.cpuUsage();
-      // Each job's time, in the 1-worker runs: jobs run one after the other, so each result's arrival
-      // ends its job and starts the next one.
-      const jobTimes: number[] = [];
-      let last = t0;
-      const onResult = w === 1 ? () => { const now = performance.now(); jobTimes.push((now - last) / 1000); last = now; } : undefined;
-      const results = await runParallel<AttackImageJob, AttackImageResult>(task, jobs, { workers: w, onResult });
-      const s = (performance.now() - t0) / 1000;
+      const { seconds: s, cpu: c, jobTimes, results } = await timedRun(jobs, w);
       if (w === 1) bounds.push(jobTimes.reduce((a, x) => a + x, 0) / listMakespan(jobTimes, workers));
-      const c = process.cpuUsage(c0);
       times[w].push(s);
-      cpu[w].push((c.user + c.system) / 1e6);
-      const key = JSON.stringify(results.map((x) => [x.mse, x.evals, x.losses]));
+      cpu[w].push(c);
+      const key = JSON.stringify(results.map(resultKey));
       if (reference === null) reference = key;
       else if (key !== reference) identical = false;
       const jobs1 = w === 1 ? `; jobs ${jobTimes.map((x) => x.toFixed(1)).join(', ')} s, best possible on ${workers} workers ${bounds[bounds.length - 1].toFixed(2)}x` : '';
