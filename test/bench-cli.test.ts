@@ -53,6 +53,28 @@ describe('npm run bench and the baseline driver (test/bench)', () => {
     assert.equal(report.machine.cores, os.cpus().length);
   });
 
+  it('parallel bench: a bad count is one line and exit code 2; --rounds reports the CPU time of each job on its own thread, and identical results', function () {
+    for (const flag of ['--rounds', '--paired', '--workers']) {
+      const bad = run('parallel.js', [flag, '0']);
+      assert.equal(bad.status, 2, bad.stderr);
+      assert.equal(bad.stdout, '');
+      assert.equal(bad.stderr.trim(), `${flag} must be a positive integer, got 0`);
+    }
+    const r = run('parallel.js', ['--rounds', '2', '--iterations', '20']);
+    assert.equal(r.status, 0, r.stderr);
+    const rounds = r.stdout.split('\n').filter((l) => l.startsWith('round '));
+    assert.equal(rounds.length, 2, r.stdout);
+    assert.match(rounds[0], /^round 1 \(alone first\): /);
+    assert.match(rounds[1], /^round 2 \(at once first\): /);
+    if (fs.existsSync('/proc/thread-self/stat')) {
+      // the job's own thread: some CPU time, and no more than its wall time (10 ms ticks)
+      const m = /alone ([\d.]+) s \(its thread ([\d.]+) s CPU\)/.exec(rounds[0]);
+      assert.ok(m, rounds[0]);
+      assert.ok(Number(m[2]) > 0 && Number(m[2]) <= Number(m[1]) + 0.02, rounds[0]);
+    }
+    assert.match(r.stdout, /results identical across workers and rounds: true/);
+  });
+
   it('trajectory agreement helpers count what they say', () => {
     assert.equal(sameTrajectorySteps([10, 5, 2, 1], [10, 5.04, 2.5, 1]), 1); // after 0 and 1 steps within 1%
     assert.equal(sameTrajectorySteps([10, 5], [10, 5]), 1);

@@ -29,7 +29,7 @@ export function childTicks(stat: string): number | null {
 let ticksPerSecond: number | undefined;
 
 /** Clock ticks per second (`getconf CLK_TCK`; 100, Linux's value, when getconf cannot say). */
-function clockTicks(): number {
+export function clockTicks(): number {
   if (ticksPerSecond === undefined) {
     const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
     const v = Number(r.stdout?.trim());

@@ -12,6 +12,7 @@
  *
  *   node dist/test/bench/parallel.js [--workers 2] [--jobs 8] [--iterations 150] [--repeats 2]
  *   node dist/test/bench/parallel.js --paired 8 [--copies 8] [--workers 2] [--iterations 150]
+ *   node dist/test/bench/parallel.js --rounds 20 [--workers 2] [--iterations 150]
  *
  * --paired P measures the workers' own efficiency, apart from how unequal a job list is and from the
  * machine's drift: the same job (one photo, one seed) `copies` times, so that every job is the same
@@ -21,15 +22,27 @@
  * workers' start-up included); the bench prints every pair and their median. The 1-worker runs time
  * each copy: the same work, so their spread is the machine's drift within that run. One untimed
  * 1-worker run of the job comes first (it loads the task module into this thread).
+ *
+ * --rounds R asks only how much W workers slow each other down, with the drift of the machine kept
+ * out as far as it can be: W workers are started once (and each runs the job once, untimed), then
+ * every round runs the job on one worker alone and then on all W at once (the order swapped every
+ * round), a few seconds in all, so that both halves of a round see the same machine. A round's
+ * speedup is W times the job's time alone over the wall time of the W at once: what a sweep of many
+ * equal jobs would reach without start-up and without an idle worker at its end. Each worker also
+ * reports the CPU time of its own thread per job (Linux: /proc/thread-self/stat), so that a job
+ * slowed by the other workers (more CPU time for the same work: shared caches and memory) can be
+ * told apart from a core that is slower at that moment, or busy with another thread.
  */
 import * as os from 'os';
 import * as path from 'path';
+import { Worker } from 'worker_threads';
 import { runParallel } from '../../lib/experiments/parallel';
 import type { AttackImageJob, AttackImageResult } from '../../lib/experiments/attack-image';
 import { loadImage, Img } from '../../lib/data/image';
 import { engineInfo } from '../../lib/engine';
 import { median } from '../../lib/analysis/stats';
 import { positiveIntArg } from './args';
+import { clockTicks } from '../../notebooks/tools/child-cpu';
 
 /** Makespan of `times` taken in order by `workers` workers, each job going to the first one free. */
 function listMakespan(times: number[], workers: number): number {
@@ -111,9 +124,96 @@ async function paired(pairs: number, copies: number, workers: number, iterations
   console.log(`paired speedup with ${workers} workers: ${median(speedups).toFixed(2)}x (median of ${pairs} pairs; range ${sorted[0].toFixed(2)}-${sorted[sorted.length - 1].toFixed(2)}x); CPU time ${workers} workers / 1: ${median(cpuRatios).toFixed(2)} (median); results identical across copies and worker counts: ${identical}`);
 }
 
+/**
+ * A worker for --rounds: runs the task's jobs like lib/experiments/parallel-worker.ts and also sends
+ * the CPU time its own thread spent on each (utime + stime of /proc/thread-self/stat; NaN without it).
+ */
+const ROUNDS_WORKER = `
+const { parentPort, workerData } = require('worker_threads');
+const fs = require('fs');
+const task = require(workerData.taskModule);
+const ticks = () => {
+  try {
+    const s = fs.readFileSync('/proc/thread-self/stat', 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch { return NaN; }
+};
+parentPort.on('message', async (job) => {
+  const t0 = ticks();
+  const result = await task.run(job);
+  parentPort.postMessage({ result, cpu: (ticks() - t0) / workerData.ticksPerSecond });
+});`;
+
+/** --rounds: the same job alone on one worker and on all W at once, in workers started once, R rounds. */
+async function rounds(count: number, workers: number, iterations: number): Promise<void> {
+  const job: AttackImageJob = { name: 'astronaut', image: photo('astronaut'), label: 7, numClasses: 100, seed: 1, iterations };
+  console.log(`rounds: one DLG job (32x32 photo, seed 1, ${iterations} iterations at most) alone on 1 of ${workers} workers, then on all ${workers} at once, ${count} rounds, order swapped every round, workers started once; ${engineInfo()}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
+  const ticksPerSecond = clockTicks();
+  const pool = Array.from({ length: workers }, () => new Worker(ROUNDS_WORKER, { eval: true, workerData: { taskModule: TASK, ticksPerSecond } }));
+  // A worker that fails (a job that throws) ends the bench with its error.
+  let failed: (e: Error) => void = () => undefined;
+  const failure = new Promise<never>((_, reject) => (failed = reject));
+  for (const w of pool) w.on('error', (e) => failed(e));
+  /** The job on worker w: its wall seconds (post to result) and its thread's CPU seconds. */
+  const runOn = (w: Worker): Promise<{ seconds: number; cpu: number; result: AttackImageResult }> =>
+    Promise.race([
+      failure,
+      new Promise<{ seconds: number; cpu: number; result: AttackImageResult }>((resolve) => {
+        const t0 = performance.now();
+        w.once('message', (m: { result: AttackImageResult; cpu: number }) => resolve({ seconds: (performance.now() - t0) / 1000, cpu: m.cpu, result: m.result }));
+        w.postMessage(job);
+      }),
+    ]);
+  let reference: string | null = null;
+  let identical = true;
+  const check = (x: AttackImageResult) => {
+    const key = JSON.stringify(resultKey(x));
+    if (reference === null) reference = key;
+    else if (key !== reference) identical = false;
+  };
+  const f2 = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
+  try {
+    for (const w of pool) check((await runOn(w)).result); // untimed: loads the task module, warms the JIT
+    const speedups: number[] = [];
+    const wallRatios: number[] = [];
+    const cpuRatios: number[] = [];
+    for (let r = 0; r < count; r++) {
+      let alone = { seconds: 0, cpu: 0 };
+      let each: { seconds: number; cpu: number }[] = [];
+      let together = 0;
+      for (const part of r % 2 === 0 ? ['alone', 'together'] : ['together', 'alone']) {
+        const t0 = performance.now();
+        if (part === 'alone') {
+          const one = await runOn(pool[r % workers]);
+          check(one.result);
+          alone = one;
+        } else {
+          const done = await Promise.all(pool.map(runOn));
+          done.forEach((d) => check(d.result));
+          each = done;
+          together = (performance.now() - t0) / 1000;
+        }
+      }
+      speedups.push((workers * alone.seconds) / together);
+      const meanOf = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
+      wallRatios.push(meanOf(each.map((d) => d.seconds)) / alone.seconds);
+      cpuRatios.push(meanOf(each.map((d) => d.cpu)) / alone.cpu);
+      const order = r % 2 === 0 ? 'alone first' : 'at once first';
+      console.log(`round ${r + 1} (${order}): alone ${alone.seconds.toFixed(2)} s (its thread ${alone.cpu.toFixed(2)} s CPU); ${workers} at once ${together.toFixed(2)} s (each ${f2(each.map((d) => d.seconds))} s; their threads ${f2(each.map((d) => d.cpu))} s CPU); speedup ${speedups[r].toFixed(2)}x`);
+    }
+    const range = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return `${s[0].toFixed(2)}-${s[s.length - 1].toFixed(2)}`; };
+    console.log(`rounds speedup with ${workers} workers: ${median(speedups).toFixed(2)}x (median of ${count} rounds; range ${range(speedups)}x): ${workers} x a job's time alone over the wall time of ${workers} at once`);
+    console.log(`a job at once / alone: wall time ${median(wallRatios).toFixed(3)} (median of the rounds' mean over the ${workers} jobs; range ${range(wallRatios)}), its thread's CPU time ${median(cpuRatios).toFixed(3)} (range ${range(cpuRatios)}); results identical across workers and rounds: ${identical}`);
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
+}
+
 async function main(): Promise<void> {
   const workers = positiveIntArg('workers', 2);
   const iterations = positiveIntArg('iterations', 150);
+  if (process.argv.includes('--rounds')) return rounds(positiveIntArg('rounds', 20), workers, iterations);
   if (process.argv.includes('--paired')) {
     return paired(positiveIntArg('paired', 8), positiveIntArg('copies', 4 * workers), workers, iterations);
   }
