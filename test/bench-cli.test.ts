@@ -73,6 +73,7 @@ describe('npm run bench and the baseline driver (test/bench)', () => {
       assert.ok(Number(m[2]) > 0 && Number(m[2]) <= Number(m[1]) + 0.02, rounds[0]);
     }
     assert.match(r.stdout, /results identical across workers and rounds: true/);
+    assert.match(r.stdout, /a long sweep of equal jobs on 2 workers, without start-up and the sweep's end: [\d.]+x \(2 \/ [\d.]+\)/);
   });
 
   it('trajectory agreement helpers count what they say', () => {

@@ -27,8 +27,10 @@
  * out as far as it can be: W workers are started once (and each runs the job once, untimed), then
  * every round runs the job on one worker alone and then on all W at once (the order swapped every
  * round), a few seconds in all, so that both halves of a round see the same machine. A round's
- * speedup is W times the job's time alone over the wall time of the W at once: what a sweep of many
- * equal jobs would reach without start-up and without an idle worker at its end. Each worker also
+ * speedup is W times the job's time alone over the wall time of the W at once, so it waits for the
+ * slowest of the W. In a long sweep of equal jobs a worker that is done takes the next job at once:
+ * such a sweep runs at W over (a job's wall time at once / alone), which the bench prints from the
+ * median of that ratio (without the workers' start-up and the sweep's end). Each worker also
  * reports the CPU time of its own thread per job (Linux: /proc/thread-self/stat), so that a job
  * slowed by the other workers (more CPU time for the same work: shared caches and memory) can be
  * told apart from a core that is slower at that moment, or busy with another thread.
@@ -154,6 +156,7 @@ async function rounds(count: number, workers: number, iterations: number): Promi
   // A worker that fails (a job that throws) ends the bench with its error.
   let failed: (e: Error) => void = () => undefined;
   const failure = new Promise<never>((_, reject) => (failed = reject));
+  failure.catch(() => undefined); // reported through runOn; not an unhandled rejection when no job is waiting
   for (const w of pool) w.on('error', (e) => failed(e));
   /** The job on worker w: its wall seconds (post to result) and its thread's CPU seconds. */
   const runOn = (w: Worker): Promise<{ seconds: number; cpu: number; result: AttackImageResult }> =>
@@ -205,6 +208,7 @@ async function rounds(count: number, workers: number, iterations: number): Promi
     const range = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return `${s[0].toFixed(2)}-${s[s.length - 1].toFixed(2)}`; };
     console.log(`rounds speedup with ${workers} workers: ${median(speedups).toFixed(2)}x (median of ${count} rounds; range ${range(speedups)}x): ${workers} x a job's time alone over the wall time of ${workers} at once`);
     console.log(`a job at once / alone: wall time ${median(wallRatios).toFixed(3)} (median of the rounds' mean over the ${workers} jobs; range ${range(wallRatios)}), its thread's CPU time ${median(cpuRatios).toFixed(3)} (range ${range(cpuRatios)}); results identical across workers and rounds: ${identical}`);
+    console.log(`a long sweep of equal jobs on ${workers} workers, without start-up and the sweep's end: ${(workers / median(wallRatios)).toFixed(2)}x (${workers} / ${median(wallRatios).toFixed(3)})`);
   } finally {
     await Promise.all(pool.map((w) => w.terminate()));
   }
