@@ -17,13 +17,23 @@ import * as fs from 'fs';
  * last ')'. Null when the line does not parse.
  */
 export function childTicks(stat: string): number | null {
+  return fieldSum(stat, 16, 17);
+}
+
+/** utime + stime (fields 14 and 15) of a stat line: with /proc/thread-self/stat, one thread's own CPU ticks. */
+export function ownTicks(stat: string): number | null {
+  return fieldSum(stat, 14, 15);
+}
+
+/** Fields a + b (numbered as in proc(5)) of a stat line, counted from the command name's last ')'; null when it does not parse. */
+function fieldSum(stat: string, a: number, b: number): number | null {
   const end = stat.lastIndexOf(')');
   if (end < 0) return null;
-  // after ')': field 3 (state) is the first; cutime is field 16, cstime field 17
+  // after ')': field 3 (state) is the first
   const fields = stat.slice(end + 1).trim().split(/\s+/);
-  const cutime = Number(fields[16 - 3]);
-  const cstime = Number(fields[17 - 3]);
-  return Number.isFinite(cutime) && Number.isFinite(cstime) && fields.length >= 15 ? cutime + cstime : null;
+  const x = Number(fields[a - 3]);
+  const y = Number(fields[b - 3]);
+  return Number.isFinite(x) && Number.isFinite(y) && fields.length >= 15 ? x + y : null;
 }
 
 let ticksPerSecond: number | undefined;
@@ -50,6 +60,20 @@ export function childCpuSeconds(): number | null {
   }
   const ticks = childTicks(stat);
   return ticks === null ? null : ticks / perSecond;
+}
+
+/**
+ * CPU seconds the calling thread has used (its /proc/thread-self/stat), NaN where that is not there.
+ * `perSecond` from clockTicks(), asked once by the caller (so that a worker thread spawns no getconf).
+ */
+export function threadCpuSeconds(perSecond: number): number {
+  let stat: string;
+  try {
+    stat = fs.readFileSync('/proc/thread-self/stat', 'utf8');
+  } catch {
+    return NaN;
+  }
+  return (ownTicks(stat) ?? NaN) / perSecond;
 }
 
 /** ' (CPU 255.5 s, 1.94 cores)' for a notebook's line; '' without a CPU reading. */

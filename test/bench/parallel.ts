@@ -67,6 +67,28 @@ function photo(name: string): Img {
 /** What must not depend on the worker count: a result's MSE, evaluation count and losses. */
 const resultKey = (x: AttackImageResult): unknown[] => [x.mse, x.evals, x.losses];
 
+/** Whether every value it is shown is the same: `see` each one, then read `identical`. */
+function sameness(): { see: (value: unknown) => void; readonly identical: boolean } {
+  let first: string | null = null;
+  let identical = true;
+  return {
+    see(value: unknown) {
+      const key = JSON.stringify(value);
+      if (first === null) first = key;
+      else if (key !== first) identical = false;
+    },
+    get identical() {
+      return identical;
+    },
+  };
+}
+
+/** 'lo-hi' of the values, 2 decimals. */
+function range(xs: number[]): string {
+  const s = [...xs].sort((a, b) => a - b);
+  return `${s[0].toFixed(2)}-${s[s.length - 1].toFixed(2)}`;
+}
+
 interface TimedRun {
   seconds: number;
   /** Process CPU seconds, all threads. */
@@ -98,8 +120,7 @@ async function paired(pairs: number, copies: number, workers: number, iterations
   // Untimed: the first in-thread run loads the task module and warms the JIT (the workers start cold
   // in every run, as they do in a notebook's sweep).
   await runParallel<AttackImageJob, AttackImageResult>(TASK, [job], { workers: 1 });
-  let reference: string | null = null;
-  let identical = true;
+  const same = sameness();
   const speedups: number[] = [];
   const cpuRatios: number[] = [];
   for (let p = 0; p < pairs; p++) {
@@ -110,11 +131,7 @@ async function paired(pairs: number, copies: number, workers: number, iterations
       const { seconds, cpu: c, jobTimes, results } = await timedRun(jobs, w);
       wall[w] = seconds;
       cpu[w] = c;
-      for (const x of results) {
-        const key = JSON.stringify(resultKey(x));
-        if (reference === null) reference = key;
-        else if (key !== reference) identical = false;
-      }
+      for (const x of results) same.see(resultKey(x));
       if (w === 1) spread = `copies ${Math.min(...jobTimes).toFixed(2)}-${Math.max(...jobTimes).toFixed(2)} s`;
     }
     speedups.push(wall[1] / wall[workers]);
@@ -122,29 +139,21 @@ async function paired(pairs: number, copies: number, workers: number, iterations
     const order = p % 2 === 0 ? `1 then ${workers}` : `${workers} then 1`;
     console.log(`pair ${p + 1} (${order}): 1 worker ${wall[1].toFixed(2)} s wall, ${cpu[1].toFixed(2)} s CPU (${spread}); ${workers} workers ${wall[workers].toFixed(2)} s wall, ${cpu[workers].toFixed(2)} s CPU; speedup ${speedups[p].toFixed(2)}x`);
   }
-  const sorted = [...speedups].sort((a, b) => a - b);
-  console.log(`paired speedup with ${workers} workers: ${median(speedups).toFixed(2)}x (median of ${pairs} pairs; range ${sorted[0].toFixed(2)}-${sorted[sorted.length - 1].toFixed(2)}x); CPU time ${workers} workers / 1: ${median(cpuRatios).toFixed(2)} (median); results identical across copies and worker counts: ${identical}`);
+  console.log(`paired speedup with ${workers} workers: ${median(speedups).toFixed(2)}x (median of ${pairs} pairs; range ${range(speedups)}x); CPU time ${workers} workers / 1: ${median(cpuRatios).toFixed(2)} (median); results identical across copies and worker counts: ${same.identical}`);
 }
 
 /**
  * A worker for --rounds: runs the task's jobs like lib/experiments/parallel-worker.ts and also sends
- * the CPU time its own thread spent on each (utime + stime of /proc/thread-self/stat; NaN without it).
+ * the CPU time its own thread spent on each (child-cpu.ts threadCpuSeconds; NaN without /proc).
  */
 const ROUNDS_WORKER = `
 const { parentPort, workerData } = require('worker_threads');
-const fs = require('fs');
+const { threadCpuSeconds } = require(workerData.childCpu);
 const task = require(workerData.taskModule);
-const ticks = () => {
-  try {
-    const s = fs.readFileSync('/proc/thread-self/stat', 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
-  } catch { return NaN; }
-};
 parentPort.on('message', async (job) => {
-  const t0 = ticks();
+  const t0 = threadCpuSeconds(workerData.ticksPerSecond);
   const result = await task.run(job);
-  parentPort.postMessage({ result, cpu: (ticks() - t0) / workerData.ticksPerSecond });
+  parentPort.postMessage({ result, cpu: threadCpuSeconds(workerData.ticksPerSecond) - t0 });
 });`;
 
 /** --rounds: the same job alone on one worker and on all W at once, in workers started once, R rounds. */
@@ -152,7 +161,7 @@ async function rounds(count: number, workers: number, iterations: number): Promi
   const job: AttackImageJob = { name: 'astronaut', image: photo('astronaut'), label: 7, numClasses: 100, seed: 1, iterations };
   console.log(`rounds: one DLG job (32x32 photo, seed 1, ${iterations} iterations at most) alone on 1 of ${workers} workers, then on all ${workers} at once, ${count} rounds, order swapped every round, workers started once; ${engineInfo()}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
   const ticksPerSecond = clockTicks();
-  const pool = Array.from({ length: workers }, () => new Worker(ROUNDS_WORKER, { eval: true, workerData: { taskModule: TASK, ticksPerSecond } }));
+  const pool = Array.from({ length: workers }, () => new Worker(ROUNDS_WORKER, { eval: true, workerData: { taskModule: TASK, childCpu: require.resolve('../../notebooks/tools/child-cpu'), ticksPerSecond } }));
   // A worker that fails (a job that throws) ends the bench with its error.
   let failed: (e: Error) => void = () => undefined;
   const failure = new Promise<never>((_, reject) => (failed = reject));
@@ -168,14 +177,10 @@ async function rounds(count: number, workers: number, iterations: number): Promi
         w.postMessage(job);
       }),
     ]);
-  let reference: string | null = null;
-  let identical = true;
-  const check = (x: AttackImageResult) => {
-    const key = JSON.stringify(resultKey(x));
-    if (reference === null) reference = key;
-    else if (key !== reference) identical = false;
-  };
+  const same = sameness();
+  const check = (x: AttackImageResult) => same.see(resultKey(x));
   const f2 = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
+  const meanOf = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
   try {
     for (const w of pool) check((await runOn(w)).result); // untimed: loads the task module, warms the JIT
     const speedups: number[] = [];
@@ -199,15 +204,13 @@ async function rounds(count: number, workers: number, iterations: number): Promi
         }
       }
       speedups.push((workers * alone.seconds) / together);
-      const meanOf = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
       wallRatios.push(meanOf(each.map((d) => d.seconds)) / alone.seconds);
       cpuRatios.push(meanOf(each.map((d) => d.cpu)) / alone.cpu);
       const order = r % 2 === 0 ? 'alone first' : 'at once first';
       console.log(`round ${r + 1} (${order}): alone ${alone.seconds.toFixed(2)} s (its thread ${alone.cpu.toFixed(2)} s CPU); ${workers} at once ${together.toFixed(2)} s (each ${f2(each.map((d) => d.seconds))} s; their threads ${f2(each.map((d) => d.cpu))} s CPU); speedup ${speedups[r].toFixed(2)}x`);
     }
-    const range = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return `${s[0].toFixed(2)}-${s[s.length - 1].toFixed(2)}`; };
     console.log(`rounds speedup with ${workers} workers: ${median(speedups).toFixed(2)}x (median of ${count} rounds; range ${range(speedups)}x): ${workers} x a job's time alone over the wall time of ${workers} at once`);
-    console.log(`a job at once / alone: wall time ${median(wallRatios).toFixed(3)} (median of the rounds' mean over the ${workers} jobs; range ${range(wallRatios)}), its thread's CPU time ${median(cpuRatios).toFixed(3)} (range ${range(cpuRatios)}); results identical across workers and rounds: ${identical}`);
+    console.log(`a job at once / alone: wall time ${median(wallRatios).toFixed(3)} (median of the rounds' mean over the ${workers} jobs; range ${range(wallRatios)}), its thread's CPU time ${median(cpuRatios).toFixed(3)} (range ${range(cpuRatios)}); results identical across workers and rounds: ${same.identical}`);
     console.log(`a long sweep of equal jobs on ${workers} workers, without start-up and the sweep's end: ${(workers / median(wallRatios)).toFixed(2)}x (${workers} / ${median(wallRatios).toFixed(3)})`);
   } finally {
     await Promise.all(pool.map((w) => w.terminate()));
@@ -231,8 +234,7 @@ async function main(): Promise<void> {
   console.log(`${nJobs} DLG jobs (32x32 photos, ${iterations} iterations at most); ${engineInfo()}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
   const times: Record<number, number[]> = { 1: [], [workers]: [] };
   const cpu: Record<number, number[]> = { 1: [], [workers]: [] };
-  let reference: string | null = null;
-  let identical = true;
+  const same = sameness();
   const bounds: number[] = [];
   for (let r = 0; r < repeats; r++) {
     for (const w of [1, workers]) {
@@ -240,14 +242,12 @@ async function main(): Promise<void> {
       if (w === 1) bounds.push(jobTimes.reduce((a, x) => a + x, 0) / listMakespan(jobTimes, workers));
       times[w].push(s);
       cpu[w].push(c);
-      const key = JSON.stringify(results.map(resultKey));
-      if (reference === null) reference = key;
-      else if (key !== reference) identical = false;
+      same.see(results.map(resultKey));
       const jobs1 = w === 1 ? `; jobs ${jobTimes.map((x) => x.toFixed(1)).join(', ')} s, best possible on ${workers} workers ${bounds[bounds.length - 1].toFixed(2)}x` : '';
       console.log(`round ${r + 1}, ${w} worker(s): ${s.toFixed(2)} s wall, ${cpu[w][r].toFixed(2)} s CPU (${results.reduce((a, x) => a + x.evals, 0)} evaluations)${jobs1}`);
     }
   }
-  console.log(`speedup with ${workers} workers: ${(median(times[1]) / median(times[workers])).toFixed(2)}x (median ${median(times[1]).toFixed(2)} s vs ${median(times[workers]).toFixed(2)} s wall); CPU time ${workers} workers / 1: ${(median(cpu[workers]) / median(cpu[1])).toFixed(2)}; best possible with these jobs: ${median(bounds).toFixed(2)}x (median); results identical across worker counts: ${identical}`);
+  console.log(`speedup with ${workers} workers: ${(median(times[1]) / median(times[workers])).toFixed(2)}x (median ${median(times[1]).toFixed(2)} s vs ${median(times[workers]).toFixed(2)} s wall); CPU time ${workers} workers / 1: ${(median(cpu[workers]) / median(cpu[1])).toFixed(2)}; best possible with these jobs: ${median(bounds).toFixed(2)}x (median); results identical across worker counts: ${same.identical}`);
 }
 
 void main();
